@@ -1,0 +1,154 @@
+import { z } from "zod";
+
+// Settings arrive as strings ([vars], secrets, `wrangler dev --var`). One schema turns them into
+// typed values with the documented defaults; a bad value falls back to its default and is reported,
+// because a typo in one var must not take every device offline.
+
+const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
+
+const int = (def: number, min: number, max: number) =>
+  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def)).catch(def);
+
+const str = (def = "") => z.preprocess(blankToUndefined, z.string().trim().default(def)).catch(def);
+
+const bool = (def: boolean) =>
+  z
+    .preprocess(blankToUndefined, z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"]).default(def ? "true" : "false"))
+    .transform((v) => ["true", "1", "yes", "on"].includes(v))
+    .catch(def);
+
+const list = (def = "") =>
+  str(def).transform((v) =>
+    v
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const jsonRecord = <T extends z.ZodType>(value: T) =>
+  z
+    .preprocess(
+      (v) => {
+        const b = blankToUndefined(v);
+        if (typeof b !== "string") return b ?? {};
+        try {
+          return JSON.parse(b);
+        } catch {
+          return Symbol.for("invalid-json");
+        }
+      },
+      z.record(z.string(), value),
+    )
+    // Keys are device ids: compare them the way ids are compared everywhere (PROTOCOL §2.1).
+    .transform((rec) => Object.fromEntries(Object.entries(rec).map(([k, v]) => [k.trim().replace(/^["']|["']$/g, "").toLowerCase(), v])))
+    .catch({});
+
+export const AUTH_MODES = ["off", "device-token", "jwt", "introspection", "mixed"] as const;
+
+export const SettingsSchema = z.object({
+  AUTH_MODE: z.preprocess(blankToUndefined, z.enum(AUTH_MODES).default("device-token")).catch("device-token"),
+  DEVICE_TOKEN_SECRET: str(),
+  DEVICE_TOKEN_TTL_S: int(30 * 24 * 3600, 60, 10 * 365 * 24 * 3600),
+  AUTH_TOKENS: list(),
+  AUTH_ALLOWED_DEVICES: list(),
+  JWT_SECRET: str(),
+  JWT_JWKS_URL: str(),
+  JWT_ISSUER: str(),
+  JWT_AUDIENCE: str(),
+  JWT_ALGORITHMS: list("HS256,RS256,ES256,EdDSA"),
+  OAUTH_INTROSPECTION_URL: str(),
+  OAUTH_CLIENT_ID: str(),
+  OAUTH_CLIENT_SECRET: str(),
+  OTA_ACTIVATION: z.preprocess(blankToUndefined, z.enum(["off", "required"]).default("off")).catch("off"),
+  PUBLIC_WS_URL: str(),
+  FIRMWARE_VERSION: str(),
+  FIRMWARE_URL: str(),
+  TIMEZONE_OFFSET_MIN: int(480, -720, 840),
+  ADMIN_TOKEN: str(),
+
+  IDLE_TIMEOUT_S: int(600, 10, 7 * 24 * 3600),
+  IDLE_WARNING_S: int(15, 0, 3600),
+  LOG_MAX_MESSAGE_LENGTH: int(2000, 64, 1_000_000),
+  DOWNLINK_SAMPLE_RATE: int(24000, 8000, 48000),
+
+  DEVICE_GROUPS: jsonRecord(z.string()),
+  DEVICE_ALIASES: jsonRecord(z.string()),
+  PEER_ACL: str("{}"),
+  PEER_BROADCAST_INTERVAL_MS: int(5000, 0, 24 * 3600 * 1000),
+  PEER_INBOX_TTL_S: int(3 * 24 * 3600, 1, 365 * 24 * 3600),
+  PEER_INBOX_MAX: int(100, 1, 10_000),
+  PEER_TASK_TO_WORKFLOW: bool(false),
+
+  LLM_BASE_URL: str(),
+  LLM_API_KEY: str(),
+  LLM_MODEL: str("gpt-4o-mini"),
+  ASR_BASE_URL: str(),
+  ASR_API_KEY: str(),
+  ASR_MODEL: str("whisper-1"),
+  TTS_BASE_URL: str(),
+  TTS_API_KEY: str(),
+  TTS_MODEL: str("tts-1"),
+  TTS_VOICE: str("alloy"),
+  WAKE_WORDS: list("你好小智,你好小志,小爱同学,hey supie,hi supie"),
+  VAD_SILENCE_MS: int(700, 100, 10_000),
+  MANUAL_LISTEN_FALLBACK_MS: int(5000, 500, 120_000),
+
+  MEETING_TRANSCRIPT_PUSH_MS: int(5000, 0, 3_600_000).transform((v) => Math.min(15000, Math.max(3000, v))),
+  MEETING_RETENTION_COUNT: int(100, 1, 100_000),
+  MEETING_WEBHOOK_URL: str(),
+  MEETING_WEBHOOK_SECRET: str(),
+  CODING_INSIGHT_DEBOUNCE_MS: int(800, 0, 60_000).transform((v) => Math.max(300, v)),
+});
+
+export type Settings = z.infer<typeof SettingsSchema>;
+export type SettingName = keyof Settings;
+export const SETTING_NAMES = Object.keys(SettingsSchema.shape) as SettingName[];
+export const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set<SettingName>([
+  "DEVICE_TOKEN_SECRET",
+  "AUTH_TOKENS",
+  "JWT_SECRET",
+  "OAUTH_CLIENT_SECRET",
+  "ADMIN_TOKEN",
+  "LLM_API_KEY",
+  "ASR_API_KEY",
+  "TTS_API_KEY",
+  "MEETING_WEBHOOK_SECRET",
+]);
+
+/** Parses raw string settings; `invalid` names the settings that fell back to their default. */
+export function parseSettings(raw: Record<string, unknown>): { settings: Settings; invalid: SettingName[] } {
+  const picked: Record<string, unknown> = {};
+  for (const name of SETTING_NAMES) picked[name] = raw[name];
+  const settings = SettingsSchema.parse(picked);
+  const invalid: SettingName[] = [];
+  for (const name of SETTING_NAMES) {
+    const value = picked[name];
+    if (value === undefined || (typeof value === "string" && value.trim() === "")) continue;
+    const one = SettingsSchema.shape[name] as z.ZodType;
+    // `.catch` hides the failure; re-check the inner value without it to report the fallback.
+    const inner = (one as unknown as { def?: { innerType?: z.ZodType } }).def?.innerType;
+    if (inner && !inner.safeParse(value).success) invalid.push(name);
+  }
+  return { settings, invalid };
+}
+
+const cache = new WeakMap<object, { settings: Settings; invalid: SettingName[] }>();
+
+/** The env object is stable per isolate, so settings are parsed once per isolate. */
+export function settingsFromEnv(env: object): { settings: Settings; invalid: SettingName[] } {
+  let hit = cache.get(env);
+  if (!hit) {
+    hit = parseSettings(env as Record<string, unknown>);
+    cache.set(env, hit);
+  }
+  return hit;
+}
+
+/** The device's group: DEVICE_GROUPS entry, else the first 8 characters of the id (PROTOCOL §7). */
+export function groupOf(settings: Settings, deviceId: string): string {
+  return settings.DEVICE_GROUPS[deviceId] ?? deviceId.slice(0, 8);
+}
+
+export function aliasOf(settings: Settings, deviceId: string): string {
+  return settings.DEVICE_ALIASES[deviceId] ?? deviceId;
+}

@@ -1,0 +1,39 @@
+import { log } from "../log.ts";
+import type { Settings } from "../config/settings.ts";
+
+// `npm run dev` must work with no secret set. On a loopback host, and only there, missing secrets
+// fall back to development values, loudly. A deployed Worker is never reached as localhost, so it
+// never uses them: without DEVICE_TOKEN_SECRET it refuses to issue tokens, without ADMIN_TOKEN
+// the API is closed.
+
+export const DEV_DEVICE_TOKEN_SECRET = "supie-dev-only-device-token-secret-not-for-production";
+export const DEV_ADMIN_TOKEN = "dev-admin-token";
+
+const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+export function isLoopback(url: URL): boolean {
+  return LOOPBACK.has(url.hostname) || url.hostname.endsWith(".localhost");
+}
+
+let warned = false;
+function warnOnce(what: string): void {
+  if (warned) return;
+  warned = true;
+  log.warn("config.development_defaults", {
+    message: `${what} not set: using DEVELOPMENT defaults because the request came to a loopback host. Never deploy like this.`,
+  });
+}
+
+export function deviceTokenSecret(s: Settings, local: boolean): string {
+  if (s.DEVICE_TOKEN_SECRET) return s.DEVICE_TOKEN_SECRET;
+  if (!local) return "";
+  warnOnce("DEVICE_TOKEN_SECRET / ADMIN_TOKEN");
+  return DEV_DEVICE_TOKEN_SECRET;
+}
+
+export function adminToken(s: Settings, local: boolean): string {
+  if (s.ADMIN_TOKEN) return s.ADMIN_TOKEN;
+  if (!local) return "";
+  warnOnce("DEVICE_TOKEN_SECRET / ADMIN_TOKEN");
+  return DEV_ADMIN_TOKEN;
+}

@@ -1,0 +1,103 @@
+import { Hono } from "hono";
+import { issueDeviceToken } from "../auth/tokens.ts";
+import { isValidId, normaliseId } from "../auth/identity.ts";
+import { log } from "../log.ts";
+import type { AppContext, AppEnv } from "./context.ts";
+import { apiError } from "./errors.ts";
+import { deviceTokenSecret } from "./local-dev.ts";
+
+// OTA check (PROTOCOL §1.1): the firmware asks where to connect and with which token.
+// The reply never contains `mqtt`, which the firmware would prefer over the WebSocket.
+
+/** Compares dotted versions numerically ("1.10.0" > "1.9.3"); non-numeric parts compare as 0. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.+-]/).map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split(/[.+-]/).map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d > 0 ? 1 : -1;
+  }
+  return 0;
+}
+
+function deviceVersion(body: unknown, userAgent: string | undefined): string {
+  const app = (body as { application?: { version?: unknown } } | null)?.application;
+  if (typeof app?.version === "string" && app.version.trim()) return app.version.trim();
+  const fromUa = userAgent?.split("/")[1]?.trim();
+  return fromUa || "0.0.0";
+}
+
+export function websocketUrl(c: AppContext, alias: boolean): string {
+  const configured = c.get("settings").PUBLIC_WS_URL;
+  if (configured) return configured;
+  const url = new URL(c.req.url);
+  const proto = c.req.header("x-forwarded-proto") ?? url.protocol.replace(":", "");
+  const scheme = proto === "https" || proto === "wss" ? "wss" : "ws";
+  return `${scheme}://${url.host}/${alias ? "xiaozhi" : "supie"}/v1/`;
+}
+
+async function otaCheck(c: AppContext, alias: boolean) {
+  const s = c.get("settings");
+  const rawId = c.req.header("device-id");
+  if (!rawId || !rawId.trim()) return apiError(c, 400, "INVALID_REQUEST", "missing Device-Id header");
+  const deviceId = normaliseId(rawId);
+  if (!isValidId(deviceId)) return apiError(c, 400, "INVALID_REQUEST", "invalid Device-Id header: 1-64 chars of [a-z0-9:._-]");
+  const clientId = normaliseId(c.req.header("client-id")) || deviceId;
+  // The firmware's system info varies by version and board; nothing in it may fail the check.
+  const body: unknown = await c.req.json().catch(() => null);
+  const current = deviceVersion(body, c.req.header("user-agent"));
+  const newer = s.FIRMWARE_VERSION !== "" && compareVersions(s.FIRMWARE_VERSION, current) > 0;
+
+  let token = "";
+  let activation: Record<string, unknown> | undefined;
+  if (s.AUTH_MODE === "device-token" || s.AUTH_MODE === "mixed") {
+    const secret = deviceTokenSecret(s, c.get("local"));
+    if (!secret) {
+      log.error("ota.no_token_secret", { deviceId, message: "DEVICE_TOKEN_SECRET is not set; refusing to issue device tokens" });
+      return apiError(c, 503, "SERVER_MISCONFIGURED", "DEVICE_TOKEN_SECRET is not set on this server; no device token can be issued");
+    }
+    let activated = true;
+    if (s.OTA_ACTIVATION === "required") {
+      const stub = c.env.DEVICE.get(c.env.DEVICE.idFromName(deviceId));
+      const state = await stub.otaActivation(deviceId);
+      if (!state.activated) {
+        activated = false;
+        activation = {
+          code: state.code,
+          message: `Activation code ${state.code}: ask your operator to activate this device`,
+          challenge: state.challenge,
+          timeout_ms: 30000,
+        };
+      }
+    }
+    if (activated) token = await issueDeviceToken(secret, deviceId, clientId, s.DEVICE_TOKEN_TTL_S);
+  }
+
+  log.info("ota.check", { deviceId, clientId, version: current, offered: newer ? s.FIRMWARE_VERSION : null, activation: Boolean(activation) });
+  return c.json({
+    server_time: { timestamp: Date.now(), timezone_offset: s.TIMEZONE_OFFSET_MIN },
+    firmware: { version: newer ? s.FIRMWARE_VERSION : current, url: newer ? s.FIRMWARE_URL : "" },
+    ...(activation ? { activation } : {}),
+    websocket: { url: websocketUrl(c, alias), token, version: 1 },
+  });
+}
+
+async function activationPoll(c: AppContext) {
+  const s = c.get("settings");
+  if (s.OTA_ACTIVATION !== "required") return c.json({ status: "activated" }, 200);
+  const deviceId = normaliseId(c.req.header("device-id"));
+  if (!deviceId || !isValidId(deviceId)) return apiError(c, 400, "INVALID_REQUEST", "missing Device-Id header");
+  const stub = c.env.DEVICE.get(c.env.DEVICE.idFromName(deviceId));
+  const state = await stub.otaActivation(deviceId);
+  return state.activated ? c.json({ status: "activated" }, 200) : c.json({ status: "waiting" }, 202);
+}
+
+export function otaRoutes(alias: boolean) {
+  const app = new Hono<AppEnv>();
+  app.post("/activate", activationPoll);
+  app.post("/", (c) => otaCheck(c, alias));
+  app.get("/", (c) =>
+    c.text(`OTA endpoint is running; devices are sent websocket URL: ${websocketUrl(c, alias)}`),
+  );
+  return app;
+}

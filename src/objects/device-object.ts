@@ -1,0 +1,195 @@
+import { DurableObject } from "cloudflare:workers";
+import { settingsFromEnv, groupOf } from "../config/settings.ts";
+import { log } from "../log.ts";
+import { binaryVersion } from "../protocol/binary.ts";
+import { newConnState, type Conn, type ConnState } from "../session/conn.ts";
+import { DeviceSession } from "../session/device-session.ts";
+import { activationFor, checkActivationCode, type OtaActivation } from "../session/activation.ts";
+import { IDENTITY_HEADERS } from "../http/identity-headers.ts";
+
+// Runtime adapter for one device: accepts hibernatable sockets, keeps per-socket state in the
+// attachment, and hands frames, closes and alarms to the portable DeviceSession.
+
+const RESERVED_CLOSE = new Set([1005, 1006, 1015]);
+
+class SocketConn implements Conn {
+  readonly ws: WebSocket;
+  readonly state: ConnState;
+  constructor(ws: WebSocket, state: ConnState) {
+    this.ws = ws;
+    this.state = state;
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  send(msg: object): void {
+    try {
+      this.ws.send(JSON.stringify(msg));
+    } catch {
+      // A socket that closed between the check and the send: the close handler cleans up.
+    }
+  }
+
+  sendBinary(bytes: Uint8Array): void {
+    try {
+      this.ws.send(bytes);
+    } catch {
+      /* as above */
+    }
+  }
+
+  close(code: number, reason: string): void {
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      /* already closing */
+    }
+  }
+
+  save(): void {
+    try {
+      this.ws.serializeAttachment(this.state);
+    } catch (err) {
+      log.error("socket.attachment_failed", { error: err });
+    }
+  }
+}
+
+export interface DeviceInfo {
+  deviceId: string;
+  online: boolean;
+  lastSeen: number | null;
+  mode: string | null;
+  groupKey: string;
+  inbox: number;
+}
+
+export class DeviceObject extends DurableObject<Env> {
+  private readonly session: DeviceSession;
+  private readonly conns = new WeakMap<WebSocket, SocketConn>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    const { settings } = settingsFromEnv(env);
+    this.session = new DeviceSession({
+      settings,
+      sql: ctx.storage.sql,
+      alarm: {
+        setAlarm: (at) => void ctx.storage.setAlarm(at),
+        deleteAlarm: () => void ctx.storage.deleteAlarm(),
+      },
+      now: () => Date.now(),
+      sockets: () => ctx.getWebSockets().map((ws) => this.conn(ws)),
+      lastAutoResponse: (conn) =>
+        conn instanceof SocketConn ? (ctx.getWebSocketAutoResponseTimestamp(conn.ws)?.getTime() ?? 0) : 0,
+    });
+    // Exact `{"type":"ping"}` frames are answered by the runtime without waking the object.
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
+  }
+
+  private conn(ws: WebSocket): SocketConn {
+    let c = this.conns.get(ws);
+    if (!c) {
+      c = new SocketConn(ws, ws.deserializeAttachment() as ConnState);
+      this.conns.set(ws, c);
+    }
+    return c;
+  }
+
+  /** The Worker forwards an authenticated upgrade here; identity arrives in internal headers. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("expected a WebSocket upgrade", { status: 426 });
+    }
+    const h = request.headers;
+    const deviceId = h.get(IDENTITY_HEADERS.device) ?? "";
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    const id = crypto.randomUUID();
+    this.ctx.acceptWebSocket(server, [id]);
+    const state = newConnState({
+      id,
+      deviceId,
+      clientId: h.get(IDENTITY_HEADERS.client) ?? deviceId,
+      sessionId: crypto.randomUUID(),
+      headerVersion: binaryVersion(Number(h.get(IDENTITY_HEADERS.protocol))) ?? null,
+      assignedId: h.get(IDENTITY_HEADERS.assigned) === "1",
+      now: Date.now(),
+    });
+    const conn = new SocketConn(server, state);
+    this.conns.set(server, conn);
+    this.session.onConnect(conn);
+    log.info("device.connected", {
+      deviceId,
+      conn: id,
+      auth: h.get(IDENTITY_HEADERS.method),
+      sockets: this.ctx.getWebSockets().length,
+    });
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const conn = this.conn(ws);
+    if (typeof message === "string") await this.session.onText(conn, message);
+    else this.session.onBinary(conn, message);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    const conn = this.conn(ws);
+    this.session.onClose(conn, code);
+    try {
+      ws.close(RESERVED_CLOSE.has(code) ? 1000 : code, reason);
+    } catch {
+      // The runtime already completed the closing handshake.
+    }
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    log.warn("socket.error", { deviceId: this.conn(ws).state.deviceId, error });
+  }
+
+  override async alarm(): Promise<void> {
+    await this.session.onAlarm();
+  }
+
+  // ---- RPC for the Worker's HTTP routes ----
+
+  private adopt(deviceId: string): void {
+    if (!this.session.deviceId) this.session.store.set("deviceId", deviceId);
+  }
+
+  async info(deviceId: string): Promise<DeviceInfo> {
+    this.adopt(deviceId);
+    const online = this.session.online;
+    const lastSeen = online ? Date.now() : (this.session.store.get("lastSeen") ?? null);
+    return {
+      deviceId,
+      online,
+      lastSeen,
+      mode: this.session.mode,
+      groupKey: groupOf(this.session.settings, deviceId),
+      inbox: 0,
+    };
+  }
+
+  async disconnect(deviceId: string): Promise<number> {
+    this.adopt(deviceId);
+    const n = this.session.disconnectAll("disconnected by operator");
+    log.info("device.operator_disconnect", { deviceId, sockets: n });
+    return n;
+  }
+
+  async otaActivation(deviceId: string): Promise<OtaActivation> {
+    this.adopt(deviceId);
+    return activationFor(this.session.store, Date.now());
+  }
+
+  async activate(deviceId: string, code: string): Promise<{ ok: boolean; reason?: string }> {
+    this.adopt(deviceId);
+    const result = checkActivationCode(this.session.store, code, Date.now());
+    log.info("device.activation", { deviceId, ok: result.ok, reason: result.reason });
+    return result;
+  }
+}

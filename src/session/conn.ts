@@ -1,0 +1,78 @@
+import type { BinaryVersion } from "../protocol/binary.ts";
+
+// A device socket as the session core sees it. The Durable Object adapts a hibernatable WebSocket
+// to this; tests adapt an in-memory fake. The state is what survives hibernation (the socket's
+// serialized attachment), so it stays small.
+
+export type ListenPhase = "idle" | "listening" | "finalizing";
+
+export interface ConnState {
+  /** Socket tag, unique per connection. */
+  id: string;
+  deviceId: string;
+  clientId: string;
+  sessionId: string;
+  /** Binary protocol from the Protocol-Version header, if the device sent one. */
+  headerVersion: BinaryVersion | null;
+  /** Binary protocol in force: header, else hello version, else 1. */
+  binary: BinaryVersion;
+  /** Downlink frame duration from the device's hello (ms). */
+  frameDuration: number;
+  connectedAt: number;
+  helloAt: number | null;
+  lastActivity: number;
+  lastSentAt: number;
+  warnedAt: number | null;
+  replacedAt: number | null;
+  /** The server assigned the device id (AUTH_MODE=off without one). */
+  assignedId: boolean;
+  listen: ListenPhase;
+  listenMode: "auto" | "manual" | "realtime";
+  listenChangedAt: number;
+  audioFrames: number;
+  badFrames: number;
+  badFrameReplyAt: number;
+}
+
+export interface Conn {
+  readonly state: ConnState;
+  readonly open: boolean;
+  send(msg: object): void;
+  sendBinary(bytes: Uint8Array): void;
+  close(code: number, reason: string): void;
+  /** Writes the state back to where it survives hibernation. */
+  save(): void;
+}
+
+export function newConnState(init: {
+  id: string;
+  deviceId: string;
+  clientId: string;
+  sessionId: string;
+  headerVersion: BinaryVersion | null;
+  assignedId: boolean;
+  now: number;
+}): ConnState {
+  return {
+    id: init.id,
+    deviceId: init.deviceId,
+    clientId: init.clientId,
+    sessionId: init.sessionId,
+    headerVersion: init.headerVersion,
+    binary: init.headerVersion ?? 1,
+    frameDuration: 60,
+    connectedAt: init.now,
+    helloAt: null,
+    lastActivity: init.now,
+    lastSentAt: init.now,
+    warnedAt: null,
+    replacedAt: null,
+    assignedId: init.assignedId,
+    listen: "idle",
+    listenMode: "auto",
+    listenChangedAt: 0,
+    audioFrames: 0,
+    badFrames: 0,
+    badFrameReplyAt: 0,
+  };
+}

@@ -1,0 +1,62 @@
+import type { ModeName } from "../protocol/messages.ts";
+import type { Sql } from "../storage/sql.ts";
+
+// Small per-device facts in the device's own SQLite: its id, mode, last sighting, activation.
+// Values are cached after the first read; the object is the only writer.
+
+export const DEVICE_KV_MIGRATION = {
+  name: "device-kv-v1",
+  up: "CREATE TABLE device_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+};
+
+export interface ModeState {
+  mode: ModeName;
+  startedAt: number;
+}
+
+export interface Activation {
+  code: string;
+  challenge: string;
+  createdAt: number;
+  activatedAt: number | null;
+}
+
+interface Schema {
+  deviceId: string;
+  mode: ModeState | null;
+  lastSeen: number;
+  activation: Activation;
+}
+
+export class DeviceStore {
+  private readonly cache = new Map<keyof Schema, unknown>();
+
+  private readonly sql: Sql;
+
+  constructor(sql: Sql) {
+    this.sql = sql;
+  }
+
+  get<K extends keyof Schema>(key: K): Schema[K] | undefined {
+    if (this.cache.has(key)) return this.cache.get(key) as Schema[K] | undefined;
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM device_kv WHERE key = ?", key).toArray()[0];
+    const value = row ? (JSON.parse(row.value) as Schema[K]) : undefined;
+    this.cache.set(key, value);
+    return value;
+  }
+
+  set<K extends keyof Schema>(key: K, value: Schema[K]): void {
+    if (this.cache.has(key) && this.cache.get(key) === value) return;
+    this.cache.set(key, value);
+    this.sql.exec(
+      "INSERT INTO device_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+      key,
+      JSON.stringify(value),
+    );
+  }
+
+  delete(key: keyof Schema): void {
+    this.cache.set(key, undefined);
+    this.sql.exec("DELETE FROM device_kv WHERE key = ?", key);
+  }
+}

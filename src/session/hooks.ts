@@ -1,0 +1,22 @@
+import type { ModeName } from "../protocol/messages.ts";
+import type { DeviceSession } from "./device-session.ts";
+import type { HandlerCtx } from "./route.ts";
+
+// Extension points where capabilities plug into the session lifecycle without the core knowing them:
+// what runs after a hello reply, when a mode starts or ends, and where a user utterance goes.
+
+export type AfterHello = (ctx: HandlerCtx) => void | Promise<void>;
+
+export interface ModeLifecycle {
+  start?(ctx: HandlerCtx): void | Promise<void>;
+  /** `ctx` is absent when the mode ends without a device message (operator API, mode switch by API). */
+  end?(session: DeviceSession, ctx: HandlerCtx | undefined): void | Promise<void>;
+}
+
+/** A user utterance: typed (`listen detect` that is not a wake word) or recognised speech. */
+export type UtteranceHandler = (ctx: HandlerCtx, text: string) => boolean | Promise<boolean>;
+
+export const afterHelloHooks: AfterHello[] = [];
+export const modeLifecycles: Partial<Record<ModeName, ModeLifecycle>> = {};
+/** Tried in order; the first that returns true consumed the utterance. */
+export const utteranceHandlers: UtteranceHandler[] = [];

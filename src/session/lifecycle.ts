@@ -1,0 +1,70 @@
+import type { ModeName } from "../protocol/messages.ts";
+import type { ConnState } from "./conn.ts";
+
+// When each socket next needs attention: idle warning, idle close, heartbeat, or the close of a
+// replaced socket. Pure, so the rules of PROTOCOL §3 are tested without a runtime or a clock.
+
+export const TIMEOUT_GRACE_MS = 10_000;
+export const HEARTBEAT_MS = 60_000;
+export const REPLACED_CLOSE_MS = 1_500;
+
+export interface IdleLimits {
+  idleTimeoutS: number;
+  idleWarningS: number;
+}
+
+export function idleLimitMs(limits: IdleLimits, mode: ModeName | null): number {
+  const long = mode === "meeting" || mode === "working";
+  return limits.idleTimeoutS * 1000 * (long ? 3 : 1);
+}
+
+export type SocketAction =
+  | { kind: "close-replaced" }
+  | { kind: "timeout" }
+  | { kind: "warn"; seconds: number }
+  | { kind: "heartbeat" };
+
+export interface Plan {
+  /** What to do now (possibly nothing). */
+  actions: SocketAction[];
+  /** When this socket next needs a look, or null for never. */
+  next: number | null;
+}
+
+/**
+ * `lastInbound` is the later of the last frame we processed and the last ping the runtime answered
+ * on our behalf (auto-response), so pings that never woke the object still count as activity.
+ */
+export function planSocket(
+  s: ConnState,
+  lastInbound: number,
+  mode: ModeName | null,
+  limits: IdleLimits,
+  now: number,
+): Plan {
+  if (s.replacedAt !== null) {
+    const at = s.replacedAt + REPLACED_CLOSE_MS;
+    return now >= at ? { actions: [{ kind: "close-replaced" }], next: null } : { actions: [], next: at };
+  }
+  const limit = idleLimitMs(limits, mode);
+  const warnAt = lastInbound + limit - limits.idleWarningS * 1000;
+  const timeoutAt = lastInbound + limit + TIMEOUT_GRACE_MS;
+  if (now >= timeoutAt) return { actions: [{ kind: "timeout" }], next: null };
+
+  const actions: SocketAction[] = [];
+  const warned = s.warnedAt !== null && s.warnedAt >= lastInbound;
+  let next = timeoutAt;
+  if (!warned && limits.idleWarningS > 0) {
+    if (now >= warnAt) actions.push({ kind: "warn", seconds: limits.idleWarningS });
+    else next = Math.min(next, warnAt);
+  }
+  const long = mode === "meeting" || mode === "working";
+  if (long && s.helloAt !== null) {
+    const beatAt = s.lastSentAt + HEARTBEAT_MS;
+    if (now >= beatAt) {
+      actions.push({ kind: "heartbeat" });
+      next = Math.min(next, now + HEARTBEAT_MS);
+    } else next = Math.min(next, beatAt);
+  }
+  return { actions, next };
+}

@@ -1,0 +1,19 @@
+import { AbortIn, GoodbyeIn, HelloIn, IotIn, ListenIn, McpIn, ModeIn, PingIn } from "../protocol/messages.ts";
+import { handleHello } from "./handlers/hello.ts";
+import { handleListen } from "./handlers/listen.ts";
+import { handleMode } from "./handlers/mode.ts";
+import { handleAbort, handleGoodbye, handleIot, handleMcp, handlePing } from "./handlers/stock.ts";
+import { route, type Route } from "./route.ts";
+
+// The route table: message type → schema + handler. Capabilities add their families here.
+export const routes: Record<string, Route> = {
+  hello: route(HelloIn, handleHello),
+  ping: route(PingIn, handlePing),
+  keepalive: route(PingIn, handlePing),
+  listen: route(ListenIn, handleListen),
+  abort: route(AbortIn, handleAbort),
+  mcp: route(McpIn, handleMcp),
+  iot: route(IotIn, handleIot),
+  goodbye: route(GoodbyeIn, handleGoodbye),
+  mode: route(ModeIn, handleMode),
+};

@@ -1,0 +1,204 @@
+import WebSocket from "ws";
+
+// A simulated device, as the stock firmware behaves: OTA check, then a WebSocket with the firmware's
+// headers, then the firmware hello. Used by the CLI simulator, the end-to-end tests and the benchmark.
+
+export const FIRMWARE_HELLO = {
+  type: "hello",
+  version: 1,
+  transport: "websocket",
+  features: { mcp: true },
+  audio_params: { format: "opus", sample_rate: 16000, channels: 1, frame_duration: 60 },
+} as const;
+
+/** What the xiaozhi browser test page sends: no transport, no audio_params. */
+export const TEST_PAGE_HELLO = { type: "hello", version: 1, features: { mcp: true } } as const;
+
+export type Json = Record<string, unknown>;
+
+export interface OtaReply {
+  server_time: { timestamp: number; timezone_offset: number };
+  firmware: { version: string; url: string };
+  websocket: { url: string; token: string; version: number };
+  activation?: { code: string; message: string; challenge: string; timeout_ms: number };
+}
+
+export interface OtaOptions {
+  clientId?: string;
+  alias?: boolean;
+  body?: unknown;
+}
+
+export async function otaCheck(baseUrl: string, deviceId: string, opts: OtaOptions = {}): Promise<OtaReply> {
+  const res = await fetch(new URL(opts.alias ? "/xiaozhi/ota/" : "/supie/ota/", baseUrl), {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "device-id": deviceId,
+      "client-id": opts.clientId ?? deviceId,
+      "user-agent": "bread-compact-wifi/1.6.0",
+    },
+    body: JSON.stringify(
+      opts.body ?? {
+        application: { name: "xiaozhi", version: "1.6.0" },
+        board: { type: "bread-compact-wifi" },
+        mac_address: deviceId,
+        minimum_free_heap_size: "102400",
+      },
+    ),
+  });
+  if (!res.ok) throw new Error(`OTA check answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as OtaReply;
+}
+
+export interface ConnectOptions {
+  /** HTTP base URL of the server, e.g. http://127.0.0.1:8787 */
+  baseUrl: string;
+  deviceId: string;
+  clientId?: string;
+  /** Token to use; when absent the OTA check provides one. */
+  token?: string;
+  /** Take the WebSocket URL from this instead of the OTA reply. */
+  wsUrl?: string;
+  /** "headers" like the firmware (default), "query" like the browser test page. */
+  identity?: "headers" | "query";
+  protocolVersion?: 1 | 2 | 3;
+  alias?: boolean;
+  /** The hello to send; false to send none. Defaults to the firmware hello. */
+  hello?: Json | false;
+  /** Extra HTTP headers on the upgrade. */
+  headers?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+type Waiter = { pred: (m: Json) => boolean; resolve: (m: Json) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+
+export class DeviceClient {
+  readonly ws: WebSocket;
+  readonly deviceId: string;
+  /** Messages received and not yet taken by next(). */
+  readonly inbox: Json[] = [];
+  /** Every text message received, in order. */
+  readonly received: Json[] = [];
+  readonly binary: Buffer[] = [];
+  hello: Json | undefined;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private waiters: Waiter[] = [];
+  private closeInfo: { code: number; reason: string } | undefined;
+
+  private constructor(ws: WebSocket, deviceId: string) {
+    this.ws = ws;
+    this.deviceId = deviceId;
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) {
+        this.binary.push(data as Buffer);
+        return;
+      }
+      let msg: Json;
+      try {
+        msg = JSON.parse(data.toString()) as Json;
+      } catch {
+        msg = { type: "__unparsable__", raw: data.toString() };
+      }
+      this.received.push(msg);
+      const i = this.waiters.findIndex((w) => w.pred(msg));
+      if (i >= 0) {
+        const [w] = this.waiters.splice(i, 1);
+        clearTimeout(w!.timer);
+        w!.resolve(msg);
+      } else this.inbox.push(msg);
+    });
+    this.closed = new Promise((resolve) => {
+      ws.on("close", (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        for (const w of this.waiters.splice(0)) {
+          clearTimeout(w.timer);
+          w.reject(new Error(`socket closed (${code} ${reason.toString()}) while waiting`));
+        }
+        resolve(this.closeInfo);
+      });
+    });
+    ws.on("error", () => {
+      /* surfaced through close */
+    });
+  }
+
+  /** Opens the socket (after an OTA check unless a token is given) and completes the hello. */
+  static async connect(opts: ConnectOptions): Promise<DeviceClient> {
+    const clientId = opts.clientId ?? opts.deviceId;
+    let token = opts.token;
+    let wsUrl = opts.wsUrl;
+    if (token === undefined || wsUrl === undefined) {
+      const ota = await otaCheck(opts.baseUrl, opts.deviceId, { clientId, ...(opts.alias ? { alias: true } : {}) });
+      token ??= ota.websocket.token;
+      wsUrl ??= ota.websocket.url;
+    }
+    const url = new URL(wsUrl);
+    const headers: Record<string, string> = { ...opts.headers };
+    if ((opts.identity ?? "headers") === "headers") {
+      headers["device-id"] = opts.deviceId;
+      headers["client-id"] = clientId;
+      headers["protocol-version"] = String(opts.protocolVersion ?? 1);
+      if (token) headers.authorization = `Bearer ${token}`;
+    } else {
+      url.searchParams.set("device-id", opts.deviceId);
+      url.searchParams.set("client-id", clientId);
+      if (token) url.searchParams.set("authorization", `Bearer ${token}`);
+    }
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    const client = new DeviceClient(ws, opts.deviceId);
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("unexpected-response", (_req, res) => {
+        let body = "";
+        res.on("data", (c: Buffer) => (body += c.toString()));
+        res.on("end", () => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode} ${body}`), { status: res.statusCode, body })));
+      });
+      ws.once("error", reject);
+    });
+    const hello = opts.hello === undefined ? FIRMWARE_HELLO : opts.hello;
+    if (hello !== false) {
+      client.send(hello);
+      client.hello = await client.next((m) => m.type === "hello", opts.timeoutMs ?? 10_000);
+    }
+    return client;
+  }
+
+  send(msg: unknown): void {
+    this.ws.send(JSON.stringify(msg));
+  }
+
+  sendRaw(data: string | Buffer | Uint8Array): void {
+    this.ws.send(data);
+  }
+
+  /** The next message matching `pred` (buffered ones first); rejects after `timeoutMs`. */
+  next(pred: (m: Json) => boolean = () => true, timeoutMs = 10_000): Promise<Json> {
+    const i = this.inbox.findIndex(pred);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
+    if (this.closeInfo) return Promise.reject(new Error(`socket closed (${this.closeInfo.code})`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w.timer !== timer);
+        reject(new Error(`no matching message within ${timeoutMs} ms; pending: ${JSON.stringify(this.inbox).slice(0, 500)}`));
+      }, timeoutMs);
+      this.waiters.push({ pred, resolve, reject, timer });
+    });
+  }
+
+  /** Sends and waits for the first reply of the given type. */
+  async request(msg: Json, replyType = String(msg.type), timeoutMs = 10_000): Promise<Json> {
+    const p = this.next((m) => m.type === replyType, timeoutMs);
+    this.send(msg);
+    return p;
+  }
+
+  get isOpen(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  close(code = 1000, reason = "bye"): Promise<{ code: number; reason: string }> {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(code, reason);
+    return this.closed;
+  }
+}

@@ -1,0 +1,41 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Three layers (DESIGN.md): unit tests of portable logic in Node; Worker tests inside workerd with
+// real Durable Object storage, alarms, R2 and WebSockets; end-to-end tests against `wrangler dev`
+// over real sockets. One file at a time where servers are involved: this machine has two cores.
+
+export const TEST_SECRETS = {
+  DEVICE_TOKEN_SECRET: "test-device-token-secret",
+  ADMIN_TOKEN: "test-admin-token",
+};
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
+      },
+      {
+        plugins: [
+          cloudflareTest({
+            remoteBindings: false,
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { ...TEST_SECRETS, IDLE_TIMEOUT_S: "60" } },
+          }),
+        ],
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 20_000, silent: "passed-only" },
+      },
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

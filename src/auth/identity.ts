@@ -42,9 +42,14 @@ export function stripBearer(value: string): string {
   return (m ? m[1]! : v).trim();
 }
 
+function header(headers: Headers, name: string): string | null {
+  const v = headers.get(name);
+  return v !== null && v.trim() !== "" ? v : null;
+}
+
 export function claimedIdentity(url: URL, headers: Headers): ClaimedIdentity {
-  const deviceId = normaliseId(headers.get("device-id") ?? firstParam(url, "device-id", "device_id"));
-  const clientRaw = normaliseId(headers.get("client-id") ?? firstParam(url, "client-id", "client_id"));
+  const deviceId = normaliseId(header(headers, "device-id") ?? firstParam(url, "device-id", "device_id"));
+  const clientRaw = normaliseId(header(headers, "client-id") ?? firstParam(url, "client-id", "client_id"));
   let token = "";
   const auth = headers.get("authorization");
   if (auth && auth.trim()) token = stripBearer(auth);

@@ -46,7 +46,7 @@ function path(p: ReadonlyArray<PropertyKey>): string {
 }
 
 function isMissing(issue: z.core.$ZodIssue): boolean {
-  return issue.code === "invalid_type" && "input" in issue && issue.input === undefined;
+  return (issue.code === "invalid_type" || issue.code === "invalid_value") && "input" in issue && issue.input === undefined;
 }
 
 /**

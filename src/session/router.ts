@@ -29,6 +29,14 @@ export async function dispatchText(session: DeviceSession, conn: Conn, text: str
   try {
     data = JSON.parse(text);
   } catch {
+    data = undefined;
+  }
+  // The hello reply is the first thing a socket hears (PROTOCOL §3): anything before it is dropped.
+  if (conn.state.helloAt === null && (data as { type?: unknown } | undefined)?.type !== "hello") {
+    log.warn("session.before_hello", { deviceId: conn.state.deviceId, frame: text.slice(0, 64) });
+    return;
+  }
+  if (data === undefined) {
     ctx.reply(errorReply("INVALID_JSON", "frame is not valid JSON"));
     return;
   }
@@ -39,11 +47,6 @@ export async function dispatchText(session: DeviceSession, conn: Conn, text: str
   const type = (data as { type?: unknown }).type;
   if (typeof type !== "string" || type === "") {
     ctx.reply(errorReply("UNKNOWN_TYPE", "message has no type"));
-    return;
-  }
-  // The hello reply is the first thing a socket hears (PROTOCOL §3): earlier messages are dropped.
-  if (conn.state.helloAt === null && type !== "hello") {
-    log.warn("session.before_hello", { deviceId: conn.state.deviceId, type: type.slice(0, 32) });
     return;
   }
   const r = Object.hasOwn(routes, type) ? routes[type] : undefined;

@@ -109,7 +109,7 @@ export async function upgradeResponse(deviceId: string | null, opts: OpenOptions
   return exports.default.fetch(new Request(url, { headers }));
 }
 
-export async function openSocket(deviceId: string, opts: OpenOptions = {}): Promise<TestSocket> {
+export async function openSocket(deviceId: string | null, opts: OpenOptions = {}): Promise<TestSocket> {
   const res = await upgradeResponse(deviceId, opts);
   if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status} ${await res.text()}`);
   res.webSocket.accept();

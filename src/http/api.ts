@@ -1,5 +1,10 @@
 import { Hono } from "hono";
+import { z } from "zod";
 import { isValidId, normaliseId } from "../auth/identity.ts";
+import { peerPort } from "../objects/peer-port.ts";
+import { relayTask } from "../peer/relay.ts";
+import { OPERATOR, newEnvelope, sendPeer } from "../peer/send.ts";
+import { describeIssues } from "../protocol/errors.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { adminToken } from "./local-dev.ts";
@@ -60,5 +65,36 @@ export function apiRoutes() {
     return c.json({ deviceId: id, activated: true });
   });
 
+  app.post("/devices/:id/messages", async (c) => {
+    const id = deviceParam(c);
+    if (!id) return apiError(c, 400, "INVALID_REQUEST", "invalid device id");
+    const raw: unknown = await c.req.json().catch(() => undefined);
+    if (raw === undefined) return apiError(c, 400, "INVALID_JSON", "body must be JSON");
+    const body = MessageBody.safeParse(raw, { reportInput: true });
+    if (!body.success) return apiError(c, 400, "SCHEMA_INVALID", describeIssues(body.error.issues));
+    const from = body.data.from ? normaliseId(body.data.from) : OPERATOR;
+    if (from !== OPERATOR && !isValidId(from)) return apiError(c, 400, "SCHEMA_INVALID", "invalid: from (not a device id)");
+    const s = c.get("settings");
+    const startedAt = Date.now();
+    const req = { from, to: [id], category: body.data.category, payload: body.data.payload, trusted: true };
+    const envelope = await relayTask(newEnvelope(req, s, startedAt), s);
+    const result = await sendPeer(req, envelope, s, peerPort(c.env), startedAt, Date.now);
+    if (!result.ok) return apiError(c, 429, "RATE_LIMITED", `retry after ${result.retryAfterMs} ms`);
+    return c.json(result.receipt);
+  });
+
+  app.get("/groups/:key/devices", async (c) => {
+    const key = normaliseId(decodeURIComponent(c.req.param("key")));
+    if (!isValidId(key)) return apiError(c, 400, "INVALID_REQUEST", "invalid group key");
+    const devices = await c.env.GROUP.get(c.env.GROUP.idFromName(key)).onlineMembers(key);
+    return c.json({ groupKey: key, devices, count: devices.length });
+  });
+
   return app;
 }
+
+const MessageBody = z.object({
+  category: z.string().max(64).optional(),
+  payload: z.record(z.string(), z.unknown(), { error: "payload must be an object" }),
+  from: z.string().max(64).optional(),
+});

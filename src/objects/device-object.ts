@@ -6,6 +6,9 @@ import { newConnState, type Conn, type ConnState } from "../session/conn.ts";
 import { DeviceSession } from "../session/device-session.ts";
 import { activationFor, checkActivationCode, type OtaActivation } from "../session/activation.ts";
 import { IDENTITY_HEADERS } from "../http/identity-headers.ts";
+import { deliverLocal, receiveRedelivered } from "../peer/delivery.ts";
+import type { DeliveryOutcome, PeerEnvelope } from "../peer/messages.ts";
+import { peerPort } from "./peer-port.ts";
 
 // Runtime adapter for one device: accepts hibernatable sockets, keeps per-socket state in the
 // attachment, and hands frames, closes and alarms to the portable DeviceSession.
@@ -84,6 +87,8 @@ export class DeviceObject extends DurableObject<Env> {
       sockets: () => ctx.getWebSockets().map((ws) => this.conn(ws)),
       lastAutoResponse: (conn) =>
         conn instanceof SocketConn ? (ctx.getWebSocketAutoResponseTimestamp(conn.ws)?.getTime() ?? 0) : 0,
+      peers: peerPort(env),
+      defer: (work) => ctx.waitUntil(work),
     });
     // Exact `{"type":"ping"}` frames are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
@@ -170,8 +175,18 @@ export class DeviceObject extends DurableObject<Env> {
       lastSeen,
       mode: this.session.mode,
       groupKey: groupOf(this.session.settings, deviceId),
-      inbox: 0,
+      inbox: this.session.inbox.count(Date.now()),
     };
+  }
+
+  async deliverPeer(deviceId: string, envelope: PeerEnvelope): Promise<DeliveryOutcome> {
+    this.adopt(deviceId);
+    return deliverLocal(this.session, envelope);
+  }
+
+  async receiveRedelivered(deviceId: string, to: string, count: number): Promise<void> {
+    this.adopt(deviceId);
+    receiveRedelivered(this.session, to, count);
   }
 
   async disconnect(deviceId: string): Promise<number> {

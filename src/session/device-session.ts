@@ -1,4 +1,6 @@
-import type { Settings } from "../config/settings.ts";
+import { groupOf, type Settings } from "../config/settings.ts";
+import { INBOX_MIGRATION, Inbox } from "../peer/inbox.ts";
+import type { PeerPort } from "../peer/port.ts";
 import { log } from "../log.ts";
 import { parseFrame } from "../protocol/binary.ts";
 import { errorReply } from "../protocol/errors.ts";
@@ -23,6 +25,9 @@ export interface SessionRuntime {
   sockets(): Conn[];
   /** When the runtime last answered a ping for us without waking the object (0 when never). */
   lastAutoResponse(conn: Conn): number;
+  readonly peers: PeerPort;
+  /** Keeps background work (notifications to other objects) alive past the current event. */
+  defer(work: Promise<unknown>): void;
 }
 
 export type TimerHandler = (session: DeviceSession, data: string | null) => void | Promise<void>;
@@ -40,11 +45,12 @@ const TEXT_BURST = 200;
 const BAD_FRAME_REPLY_INTERVAL_MS = 5000;
 const ACTIVITY_SAVE_STEP_MS = 1000;
 
-export const DEVICE_MIGRATIONS = [TIMERS_MIGRATION, DEVICE_KV_MIGRATION];
+export const DEVICE_MIGRATIONS = [TIMERS_MIGRATION, DEVICE_KV_MIGRATION, INBOX_MIGRATION];
 
 export class DeviceSession {
   readonly store: DeviceStore;
   readonly timers: TimerTable;
+  readonly inbox: Inbox;
   private readonly buckets = new Map<string, Bucket>();
   private readonly savedActivity = new Map<string, number>();
 
@@ -55,6 +61,20 @@ export class DeviceSession {
     migrate(rt.sql, DEVICE_MIGRATIONS);
     this.store = new DeviceStore(rt.sql);
     this.timers = new TimerTable(rt.sql, rt.alarm);
+    this.inbox = new Inbox(rt.sql);
+  }
+
+  get groupKey(): string {
+    return groupOf(this.settings, this.deviceId);
+  }
+
+  private announce(online: boolean, at: number): void {
+    const deviceId = this.deviceId;
+    this.rt.defer(
+      this.rt.peers.presence(this.groupKey, deviceId, online, at).catch((err: unknown) => {
+        log.warn("group.presence_failed", { deviceId, online, error: err });
+      }),
+    );
   }
 
   get settings(): Settings {
@@ -120,12 +140,15 @@ export class DeviceSession {
     }
     conn.save();
     this.reschedule();
+    this.announce(true, now);
   }
 
   onClose(conn: Conn, code: number): void {
     this.buckets.delete(conn.state.id);
     this.savedActivity.delete(conn.state.id);
-    this.store.set("lastSeen", this.now());
+    const now = this.now();
+    this.store.set("lastSeen", now);
+    if (!this.online) this.announce(false, now);
     log.info("device.disconnected", {
       deviceId: conn.state.deviceId,
       conn: conn.state.id,

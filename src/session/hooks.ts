@@ -1,3 +1,4 @@
+import { deliverInboxAfterHello } from "../peer/delivery.ts";
 import type { ModeName } from "../protocol/messages.ts";
 import type { DeviceSession } from "./device-session.ts";
 import type { HandlerCtx } from "./route.ts";
@@ -16,7 +17,8 @@ export interface ModeLifecycle {
 /** A user utterance: typed (`listen detect` that is not a wake word) or recognised speech. */
 export type UtteranceHandler = (ctx: HandlerCtx, text: string) => boolean | Promise<boolean>;
 
-export const afterHelloHooks: AfterHello[] = [];
+/** In order: queued peer messages first (PROTOCOL §3), then mode snapshots. */
+export const afterHelloHooks: AfterHello[] = [deliverInboxAfterHello];
 export const modeLifecycles: Partial<Record<ModeName, ModeLifecycle>> = {};
 /** Tried in order; the first that returns true consumed the utterance. */
 export const utteranceHandlers: UtteranceHandler[] = [];

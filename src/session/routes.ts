@@ -1,4 +1,6 @@
 import { AbortIn, GoodbyeIn, HelloIn, IotIn, ListenIn, McpIn, ModeIn, PingIn } from "../protocol/messages.ts";
+import { handlePeer } from "../peer/handler.ts";
+import { PeerIn } from "../peer/messages.ts";
 import { handleHello } from "./handlers/hello.ts";
 import { handleListen } from "./handlers/listen.ts";
 import { handleMode } from "./handlers/mode.ts";
@@ -16,4 +18,5 @@ export const routes: Record<string, Route> = {
   iot: route(IotIn, handleIot),
   goodbye: route(GoodbyeIn, handleGoodbye),
   mode: route(ModeIn, handleMode),
+  peer: route(PeerIn, handlePeer),
 };

@@ -1,0 +1,13 @@
+import type { PeerPort } from "../peer/port.ts";
+
+/** PeerPort over typed RPC to the Device and Group objects; used by objects and the Worker alike. */
+export function peerPort(env: Env): PeerPort {
+  const device = (id: string) => env.DEVICE.get(env.DEVICE.idFromName(id));
+  const group = (key: string) => env.GROUP.get(env.GROUP.idFromName(key));
+  return {
+    deliver: (target, envelope) => device(target).deliverPeer(target, envelope),
+    broadcast: (groupKey, from, envelope) => group(groupKey).broadcast(groupKey, from, envelope),
+    notifyRedelivered: (sender, to, count) => device(sender).receiveRedelivered(sender, to, count),
+    presence: (groupKey, deviceId, online, at) => group(groupKey).presence(groupKey, deviceId, online, at),
+  };
+}

@@ -1,0 +1,45 @@
+import { log } from "../log.ts";
+import type { DeviceSession } from "../session/device-session.ts";
+import type { HandlerCtx } from "../session/route.ts";
+import type { DeliveryOutcome, PeerEnvelope, PeerRedelivered } from "./messages.ts";
+
+// The target side of peer messaging: a message for this device goes to its current socket, or to
+// its inbox; after the next hello the inbox is delivered oldest first and each original sender is
+// told how many of its messages arrived.
+
+export function inboxLimits(session: DeviceSession) {
+  return { max: session.settings.PEER_INBOX_MAX, ttlMs: session.settings.PEER_INBOX_TTL_S * 1000 };
+}
+
+export function deliverLocal(session: DeviceSession, envelope: PeerEnvelope): DeliveryOutcome {
+  if (session.push(envelope)) return "delivered";
+  return session.inbox.enqueue(envelope, inboxLimits(session), session.now());
+}
+
+/** A `redelivered` count for this device as sender: pushed now, or kept for its next hello. */
+export function receiveRedelivered(session: DeviceSession, to: string, count: number): void {
+  const notice = { type: "peer", event: "redelivered", to, count } satisfies PeerRedelivered;
+  if (session.push(notice)) return;
+  session.inbox.enqueueNotice(crypto.randomUUID(), notice, inboxLimits(session).ttlMs, session.now());
+}
+
+export function deliverInboxAfterHello(ctx: HandlerCtx): void {
+  const { session, conn } = ctx;
+  const { messages, notices } = session.inbox.drain(session.now());
+  if (messages.length === 0 && notices.length === 0) return;
+  const perSender = new Map<string, number>();
+  for (const m of messages) {
+    session.send(conn, { ...m, redelivery: true } satisfies PeerEnvelope);
+    perSender.set(m.from, (perSender.get(m.from) ?? 0) + 1);
+  }
+  for (const n of notices) session.send(conn, n);
+  log.info("peer.inbox_delivered", { deviceId: session.deviceId, messages: messages.length, notices: notices.length });
+  for (const [sender, count] of perSender) {
+    if (sender === session.deviceId) continue;
+    session.rt.defer(
+      session.rt.peers.notifyRedelivered(sender, session.deviceId, count).catch((err: unknown) => {
+        log.warn("peer.redelivered_notify_failed", { sender, to: session.deviceId, error: err });
+      }),
+    );
+  }
+}

@@ -1,0 +1,16 @@
+import type { HandlerCtx } from "../session/route.ts";
+import type { PeerIn } from "./messages.ts";
+import { relayTask } from "./relay.ts";
+import { newEnvelope, sendPeer } from "./send.ts";
+
+export async function handlePeer(msg: PeerIn, ctx: HandlerCtx): Promise<void> {
+  const { session } = ctx;
+  const req = { from: session.deviceId, ref: msg.id, to: msg.to, category: msg.category, payload: msg.payload };
+  const envelope = await relayTask(newEnvelope(req, session.settings, ctx.now), session.settings);
+  const result = await sendPeer(req, envelope, session.settings, session.rt.peers, ctx.now, () => session.now());
+  if (!result.ok) {
+    ctx.reply({ type: "peer", status: "error", code: "RATE_LIMITED", retryAfterMs: result.retryAfterMs });
+    return;
+  }
+  ctx.reply(result.receipt);
+}

@@ -1,0 +1,19 @@
+import type { DeliveryOutcome, PeerEnvelope } from "./messages.ts";
+
+// How a device's session reaches other devices and groups. The Durable Object implements it with
+// typed RPC to other objects; tests can implement it in memory.
+
+export interface BroadcastResult {
+  /** Set when the sender broadcast too recently; nothing was sent. */
+  retryAfterMs?: number;
+  delivered: string[];
+  enqueued: string[];
+  queueFull: string[];
+}
+
+export interface PeerPort {
+  deliver(target: string, envelope: PeerEnvelope): Promise<DeliveryOutcome>;
+  broadcast(groupKey: string, from: string, envelope: PeerEnvelope): Promise<BroadcastResult>;
+  notifyRedelivered(sender: string, to: string, count: number): Promise<void>;
+  presence(groupKey: string, deviceId: string, online: boolean, at: number): Promise<void>;
+}

@@ -1,0 +1,115 @@
+import { aliasOf, groupOf, type Settings } from "../config/settings.ts";
+import { log } from "../log.ts";
+import { aclFrom, mayBroadcast, mayMessage } from "./acl.ts";
+import type { FailureCode, PeerEnvelope, PeerReceipt } from "./messages.ts";
+import type { PeerPort } from "./port.ts";
+import { parseTargets } from "./targets.ts";
+
+// The sender side (PROTOCOL §9): targets normalised, ACL applied, then each target reached by RPC;
+// the receipt says where every target stands. A group target goes through its GroupObject, which
+// enforces the broadcast rate limit before it fans out.
+
+/** Sender id of messages posted through the operator API without a `from`. */
+export const OPERATOR = "operator";
+
+export interface SendRequest {
+  from: string;
+  ref?: string | undefined;
+  to: readonly string[];
+  category?: string | undefined;
+  payload: Record<string, unknown>;
+  /** API sends skip the ACL: the operator may reach any device. */
+  trusted?: boolean;
+}
+
+export type SendResult =
+  | { ok: true; receipt: PeerReceipt; envelope: PeerEnvelope }
+  | { ok: false; code: "RATE_LIMITED"; retryAfterMs: number };
+
+export function newEnvelope(req: SendRequest, settings: Settings, now: number): PeerEnvelope {
+  return {
+    type: "peer",
+    event: "message",
+    id: crypto.randomUUID(),
+    from: req.from,
+    fromName: req.from === OPERATOR ? "operator" : aliasOf(settings, req.from),
+    category: (req.category ?? "chat").trim().toLowerCase() || "chat",
+    payload: req.payload,
+    ts: now,
+  };
+}
+
+export async function sendPeer(
+  req: SendRequest,
+  envelope: PeerEnvelope,
+  settings: Settings,
+  port: PeerPort,
+  startedAt: number,
+  now: () => number,
+): Promise<SendResult> {
+  const senderGroup = groupOf(settings, req.from);
+  const { acl } = aclFrom(settings.PEER_ACL);
+  const delivered: string[] = [];
+  const enqueued: string[] = [];
+  const failed: Array<{ id: string; code: FailureCode }> = [];
+  const reached = new Set<string>();
+  const targets = parseTargets(req.to, senderGroup);
+
+  // Groups first: a rate-limited broadcast stops the whole message before anything is sent.
+  for (const t of targets) {
+    if (t.kind !== "group") continue;
+    if (!req.trusted && !mayBroadcast(acl, req.from, senderGroup, t.key)) {
+      failed.push({ id: t.raw, code: "UNAUTHORIZED" });
+      continue;
+    }
+    const r = await port.broadcast(t.key, req.from, envelope);
+    if (r.retryAfterMs !== undefined) return { ok: false, code: "RATE_LIMITED", retryAfterMs: r.retryAfterMs };
+    for (const id of r.delivered) if (!reached.has(id)) (reached.add(id), delivered.push(id));
+    for (const id of r.enqueued) if (!reached.has(id)) (reached.add(id), enqueued.push(id));
+    for (const id of r.queueFull) if (!reached.has(id)) (reached.add(id), failed.push({ id, code: "QUEUE_FULL" }));
+  }
+
+  const direct = targets.filter((t) => t.kind === "device" && !reached.has(t.id)) as Array<{ kind: "device"; id: string }>;
+  const outcomes = await Promise.all(
+    direct.map(async (t) => {
+      if (!req.trusted && !mayMessage(acl, req.from, senderGroup, t.id, groupOf(settings, t.id))) {
+        return { id: t.id, outcome: "unauthorized" as const };
+      }
+      try {
+        return { id: t.id, outcome: await port.deliver(t.id, envelope) };
+      } catch (err) {
+        // A delivery that failed in transit is retried once: the message id makes it idempotent.
+        log.warn("peer.deliver_retry", { from: req.from, to: t.id, error: err });
+        return { id: t.id, outcome: await port.deliver(t.id, envelope) };
+      }
+    }),
+  );
+  for (const { id, outcome } of outcomes) {
+    if (outcome === "delivered") delivered.push(id);
+    else if (outcome === "enqueued") enqueued.push(id);
+    else failed.push({ id, code: outcome === "queue_full" ? "QUEUE_FULL" : "UNAUTHORIZED" });
+  }
+  for (const t of targets) if (t.kind === "invalid") failed.push({ id: t.raw, code: "INVALID_TARGET" });
+
+  const receipt: PeerReceipt = {
+    type: "peer",
+    event: "receipt",
+    status: "ok",
+    id: envelope.id,
+    ...(req.ref !== undefined ? { ref: req.ref } : {}),
+    delivered,
+    enqueued,
+    failed,
+    elapsedMs: now() - startedAt,
+  };
+  log.info("peer.sent", {
+    id: envelope.id,
+    from: req.from,
+    category: envelope.category,
+    delivered: delivered.length,
+    enqueued: enqueued.length,
+    failed: failed.length,
+    elapsedMs: receipt.elapsedMs,
+  });
+  return { ok: true, receipt, envelope };
+}

@@ -48,6 +48,7 @@ export async function verifyDeviceJwt(
   token: string,
   deviceId: string,
   clientId: string,
+  nowMs?: number,
 ): Promise<TokenCheck> {
   try {
     const { payload } = await jwtVerify(token, encoder.encode(secret), {
@@ -55,6 +56,7 @@ export async function verifyDeviceJwt(
       issuer: ISSUER,
       audience: AUDIENCE,
       requiredClaims: ["sub", "exp"],
+      ...(nowMs !== undefined ? { currentDate: new Date(nowMs) } : {}),
     });
     if (payload.sub !== deviceId) return { ok: false, reason: "token belongs to another device" };
     if (typeof payload.cid === "string" && payload.cid !== clientId) {

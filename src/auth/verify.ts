@@ -43,14 +43,18 @@ function timingSafeEqual(a: string, b: string): boolean {
 }
 
 export async function authenticate(claim: ClaimedIdentity, s: Settings, opts: AuthOptions): Promise<AuthResult> {
+  // The client id travels on in a header and into HMAC input: hold it to the same rule as device ids.
+  const badClient: AuthResult = { ok: false, reason: "invalid client id: 1-64 chars of [a-z0-9:._-]" };
   if (s.AUTH_MODE === "off") {
     if (claim.deviceId && !isValidId(claim.deviceId)) return { ok: false, reason: "invalid device id" };
+    if (claim.clientId && !isValidId(claim.clientId)) return badClient;
     const assigned = !claim.deviceId;
     const deviceId = claim.deviceId || autoDeviceId();
     return { ok: true, deviceId, clientId: claim.clientId || deviceId, method: "off", assignedId: assigned };
   }
   if (!claim.deviceId) return { ok: false, reason: "missing device id (Device-Id header or device-id query)" };
   if (!isValidId(claim.deviceId)) return { ok: false, reason: "invalid device id: 1-64 chars of [a-z0-9:._-]" };
+  if (claim.clientId && !isValidId(claim.clientId)) return badClient;
   const ok = (method: AuthMethod): AuthResult => ({
     ok: true,
     deviceId: claim.deviceId,
@@ -66,7 +70,7 @@ export async function authenticate(claim: ClaimedIdentity, s: Settings, opts: Au
   const methods: Array<() => Promise<{ check: TokenCheck; method: AuthMethod } | null>> = [];
   const wants = (m: "device-token" | "jwt" | "introspection") => s.AUTH_MODE === m || s.AUTH_MODE === "mixed";
   if (wants("device-token")) methods.push(() => checkDeviceToken(claim, s, opts));
-  if (wants("jwt")) methods.push(() => checkExternalJwt(claim, s));
+  if (wants("jwt")) methods.push(() => checkExternalJwt(claim, s, opts.nowMs));
   if (wants("introspection")) methods.push(() => checkIntrospection(claim, s, opts.nowMs ?? Date.now()));
 
   const reasons: string[] = [];
@@ -86,7 +90,7 @@ async function checkDeviceToken(claim: ClaimedIdentity, s: Settings, opts: AuthO
     return { method: "device-token" as const, check: { ok: false as const, reason: "DEVICE_TOKEN_SECRET is not set" } };
   }
   if (looksLikeJwt(claim.token)) {
-    const check = await verifyDeviceJwt(opts.deviceTokenSecret, claim.token, claim.deviceId, claim.clientId);
+    const check = await verifyDeviceJwt(opts.deviceTokenSecret, claim.token, claim.deviceId, claim.clientId, opts.nowMs);
     return { method: "device-token" as const, check };
   }
   if (looksLikeXiaozhiToken(claim.token)) {
@@ -119,7 +123,7 @@ function claimedDevice(payload: JWTPayload): string {
   return normaliseId(typeof v === "string" ? v : "");
 }
 
-async function checkExternalJwt(claim: ClaimedIdentity, s: Settings) {
+async function checkExternalJwt(claim: ClaimedIdentity, s: Settings, nowMs: number | undefined) {
   if (!s.JWT_SECRET && !s.JWT_JWKS_URL) {
     if (s.AUTH_MODE === "mixed") return null;
     return { method: "jwt" as const, check: { ok: false as const, reason: "JWT_SECRET or JWT_JWKS_URL is not set" } };
@@ -139,6 +143,7 @@ async function checkExternalJwt(claim: ClaimedIdentity, s: Settings) {
     algorithms: allowed.filter((a) => a.startsWith("HS") === symmetric),
     ...(s.JWT_ISSUER ? { issuer: s.JWT_ISSUER } : {}),
     ...(s.JWT_AUDIENCE ? { audience: s.JWT_AUDIENCE } : {}),
+    ...(nowMs !== undefined ? { currentDate: new Date(nowMs) } : {}),
   };
   try {
     let payload: JWTPayload;
@@ -201,7 +206,11 @@ async function introspect(token: string, s: Settings, now: number): Promise<Cach
     "content-type": "application/x-www-form-urlencoded",
     accept: "application/json",
   };
-  if (s.OAUTH_CLIENT_ID) headers.authorization = "Basic " + btoa(`${s.OAUTH_CLIENT_ID}:${s.OAUTH_CLIENT_SECRET}`);
+  if (s.OAUTH_CLIENT_ID) {
+    // btoa() takes Latin-1 only and throws on anything else: encode the credentials as UTF-8 first.
+    const bytes = encoder.encode(`${s.OAUTH_CLIENT_ID}:${s.OAUTH_CLIENT_SECRET}`);
+    headers.authorization = "Basic " + btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+  }
   let res: Response;
   try {
     res = await fetch(s.OAUTH_INTROSPECTION_URL, {
@@ -219,6 +228,10 @@ async function introspect(token: string, s: Settings, now: number): Promise<Cach
     body = (await res.json()) as Record<string, unknown>;
   } catch {
     return { error: "introspection answer is not JSON" };
+  }
+  // `null`, a number or an array is valid JSON but no introspection answer (and `null.active` throws).
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return { error: "introspection answer is not a JSON object" };
   }
   const active = body.active === true;
   const device = normaliseId(

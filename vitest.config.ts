@@ -21,7 +21,7 @@ export default defineConfig({
           cloudflareTest({
             remoteBindings: false,
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { ...TEST_SECRETS, IDLE_TIMEOUT_S: "60", PEER_INBOX_MAX: "5", DEVICE_GROUPS: JSON.stringify({ "cc:cc:cc:00:00:01": "team-x" }) } },
+            miniflare: { bindings: { ...TEST_SECRETS, IDLE_TIMEOUT_S: "60", PEER_INBOX_MAX: "5", DEVICE_GROUPS: JSON.stringify({ "cc:cc:cc:00:00:01": "team-x" }), DEVICE_ALIASES: JSON.stringify({ "AA:BB:CC:00:00:AA": "Alice" }) } },
           }),
         ],
         test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 20_000, silent: "passed-only" },

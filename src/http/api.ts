@@ -1,10 +1,11 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { isValidId, normaliseId } from "../auth/identity.ts";
-import { peerPort } from "../objects/peer-port.ts";
+import { peerPort } from "../objects/ports.ts";
 import { relayTask } from "../peer/relay.ts";
 import { OPERATOR, newEnvelope, sendPeer } from "../peer/send.ts";
 import { describeIssues } from "../protocol/errors.ts";
+import { TaskInput } from "../workflow/messages.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { adminToken } from "./local-dev.ts";
@@ -23,6 +24,15 @@ function sameSecret(a: string, b: string): boolean {
 function deviceParam(c: AppContext): string | null {
   const id = normaliseId(decodeURIComponent(c.req.param("id") ?? ""));
   return isValidId(id) ? id : null;
+}
+
+function groupParam(c: AppContext): string | null {
+  const key = normaliseId(decodeURIComponent(c.req.param("key") ?? ""));
+  return isValidId(key) ? key : null;
+}
+
+function groupStub(c: AppContext, key: string) {
+  return c.env.GROUP.get(c.env.GROUP.idFromName(key));
 }
 
 function deviceStub(c: AppContext, id: string) {
@@ -84,14 +94,36 @@ export function apiRoutes() {
   });
 
   app.get("/groups/:key/devices", async (c) => {
-    const key = normaliseId(decodeURIComponent(c.req.param("key")));
-    if (!isValidId(key)) return apiError(c, 400, "INVALID_REQUEST", "invalid group key");
-    const devices = await c.env.GROUP.get(c.env.GROUP.idFromName(key)).onlineMembers(key);
+    const key = groupParam(c);
+    if (!key) return apiError(c, 400, "INVALID_REQUEST", "invalid group key");
+    const devices = await groupStub(c, key).onlineMembers(key);
     return c.json({ groupKey: key, devices, count: devices.length });
+  });
+
+  app.get("/groups/:key/tasks", async (c) => {
+    const key = groupParam(c);
+    if (!key) return apiError(c, 400, "INVALID_REQUEST", "invalid group key");
+    const { snapshot } = await groupStub(c, key).taskSnapshot(key);
+    return c.json({ groupKey: key, tasks: snapshot.tasks });
+  });
+
+  app.post("/groups/:key/tasks", async (c) => {
+    const key = groupParam(c);
+    if (!key) return apiError(c, 400, "INVALID_REQUEST", "invalid group key");
+    const raw: unknown = await c.req.json().catch(() => undefined);
+    if (raw === undefined) return apiError(c, 400, "INVALID_JSON", "body must be JSON");
+    const body = TasksBody.safeParse(raw, { reportInput: true });
+    if (!body.success) return apiError(c, 400, "SCHEMA_INVALID", describeIssues(body.error.issues));
+    const tasks = body.data.tasks.map((task, index) => ({ index, task: task.owner ? { ...task, owner: normaliseId(task.owner) } : task }));
+    const { result, snapshot } = await groupStub(c, key).taskApply(key, { op: "upsert", tasks }, OPERATOR);
+    if (!result.ok) return apiError(c, result.code === "NOT_FOUND" ? 404 : 400, result.code, result.message);
+    return c.json({ groupKey: key, changed: result.changed, ids: result.ids, tasks: snapshot.tasks });
   });
 
   return app;
 }
+
+const TasksBody = z.object({ tasks: z.array(TaskInput, { error: "tasks must be an array of task objects" }).min(1).max(200) });
 
 const MessageBody = z.object({
   category: z.string().max(64).optional(),

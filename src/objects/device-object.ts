@@ -8,7 +8,9 @@ import { activationFor, checkActivationCode, type OtaActivation } from "../sessi
 import { IDENTITY_HEADERS } from "../http/identity-headers.ts";
 import { deliverLocal, receiveRedelivered } from "../peer/delivery.ts";
 import type { DeliveryOutcome, PeerEnvelope } from "../peer/messages.ts";
-import { peerPort } from "./peer-port.ts";
+import { peerPort, workflowPort } from "./ports.ts";
+import type { WorkflowSnapshot } from "../workflow/messages.ts";
+import { sendSnapshot } from "../workflow/handler.ts";
 
 // Runtime adapter for one device: accepts hibernatable sockets, keeps per-socket state in the
 // attachment, and hands frames, closes and alarms to the portable DeviceSession.
@@ -88,6 +90,7 @@ export class DeviceObject extends DurableObject<Env> {
       lastAutoResponse: (conn) =>
         conn instanceof SocketConn ? (ctx.getWebSocketAutoResponseTimestamp(conn.ws)?.getTime() ?? 0) : 0,
       peers: peerPort(env),
+      workflow: workflowPort(env),
       defer: (work) => ctx.waitUntil(work),
     });
     // Exact `{"type":"ping"}` frames are answered by the runtime without waking the object.
@@ -182,6 +185,12 @@ export class DeviceObject extends DurableObject<Env> {
   async deliverPeer(deviceId: string, envelope: PeerEnvelope): Promise<DeliveryOutcome> {
     this.adopt(deviceId);
     return deliverLocal(this.session, envelope);
+  }
+
+  /** A group's task list changed: show it on the device if it is connected (never queued). */
+  async pushSnapshot(deviceId: string, snapshot: WorkflowSnapshot, version: number): Promise<boolean> {
+    this.adopt(deviceId);
+    return sendSnapshot(this.session, undefined, { snapshot, version });
   }
 
   async receiveRedelivered(deviceId: string, to: string, count: number): Promise<void> {

@@ -5,6 +5,9 @@ import { log } from "../log.ts";
 import type { PeerEnvelope } from "../peer/messages.ts";
 import type { BroadcastResult } from "../peer/port.ts";
 import { migrate } from "../storage/sql.ts";
+import type { Task, WorkflowSnapshot } from "../workflow/messages.ts";
+import type { VersionedSnapshot } from "../workflow/port.ts";
+import { TASKS_MIGRATION, TaskStore, type ApplyResult, type TaskOp } from "../workflow/task-store.ts";
 
 // One object per device group: membership and presence, broadcast fan-out with its rate limit,
 // and (working mode) the group's task list. Runtime adapter over portable stores.
@@ -18,12 +21,14 @@ export interface GroupMember {
 export class GroupObject extends DurableObject<Env> {
   private readonly settings: Settings;
   private readonly presenceStore: Presence;
+  private readonly tasks: TaskStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.settings = settingsFromEnv(env).settings;
-    migrate(ctx.storage.sql, [PRESENCE_MIGRATION]);
+    migrate(ctx.storage.sql, [PRESENCE_MIGRATION, TASKS_MIGRATION]);
     this.presenceStore = new Presence(ctx.storage.sql);
+    this.tasks = new TaskStore(ctx.storage.sql);
   }
 
   private configuredMembers(groupKey: string): string[] {
@@ -41,6 +46,41 @@ export class GroupObject extends DurableObject<Env> {
     return this.presenceStore
       .online()
       .map((m) => ({ deviceId: m.deviceId, name: aliasOf(this.settings, m.deviceId), since: m.changedAt }));
+  }
+
+  private snapshot(groupKey: string): WorkflowSnapshot {
+    return { type: "workflow", event: "update", groupKey, tasks: this.tasks.list(groupKey, (owner) => aliasOf(this.settings, owner)) };
+  }
+
+  async taskSnapshot(groupKey: string): Promise<VersionedSnapshot> {
+    return { snapshot: this.snapshot(groupKey), version: this.tasks.version() };
+  }
+
+  async taskGet(groupKey: string, ids: string[]): Promise<Task[]> {
+    const wanted = new Set(ids);
+    return this.snapshot(groupKey).tasks.filter((t) => wanted.has(t.id));
+  }
+
+  /** Applies a task change; on a change every online member but the actor gets the new snapshot. */
+  async taskApply(groupKey: string, op: TaskOp, actor: string): Promise<{ result: ApplyResult } & VersionedSnapshot> {
+    const result = this.tasks.apply(op, Date.now());
+    const snapshot = this.snapshot(groupKey);
+    if (result.ok && result.changed) {
+      const version = result.version;
+      const members = this.presenceStore.online().filter((m) => m.deviceId !== actor);
+      // Fan-out runs after the reply: the actor's own answer does not wait for the whole group.
+      this.ctx.waitUntil(
+        Promise.all(
+          members.map((m) =>
+            this.env.DEVICE.get(this.env.DEVICE.idFromName(m.deviceId))
+              .pushSnapshot(m.deviceId, snapshot, version)
+              .catch((err: unknown) => log.warn("group.snapshot_failed", { groupKey, to: m.deviceId, error: err })),
+          ),
+        ),
+      );
+      log.info("workflow.changed", { groupKey, op: op.op, actor, version, members: members.length });
+    }
+    return { result, snapshot, version: this.tasks.version() };
   }
 
   async broadcast(groupKey: string, from: string, envelope: PeerEnvelope): Promise<BroadcastResult> {

@@ -1,4 +1,5 @@
 import type { PeerPort } from "../peer/port.ts";
+import type { WorkflowPort } from "../workflow/port.ts";
 
 /** PeerPort over typed RPC to the Device and Group objects; used by objects and the Worker alike. */
 export function peerPort(env: Env): PeerPort {
@@ -9,5 +10,15 @@ export function peerPort(env: Env): PeerPort {
     broadcast: (groupKey, from, envelope) => group(groupKey).broadcast(groupKey, from, envelope),
     notifyRedelivered: (sender, to, count) => device(sender).receiveRedelivered(sender, to, count),
     presence: (groupKey, deviceId, online, at) => group(groupKey).presence(groupKey, deviceId, online, at),
+  };
+}
+
+/** WorkflowPort over typed RPC to GroupObjects. */
+export function workflowPort(env: Env): WorkflowPort {
+  const group = (key: string) => env.GROUP.get(env.GROUP.idFromName(key));
+  return {
+    apply: (groupKey, op, actor) => group(groupKey).taskApply(groupKey, op, actor),
+    snapshot: (groupKey) => group(groupKey).taskSnapshot(groupKey),
+    get: (groupKey, ids) => group(groupKey).taskGet(groupKey, ids),
   };
 }

@@ -32,6 +32,8 @@ export interface ConnState {
   audioFrames: number;
   badFrames: number;
   badFrameReplyAt: number;
+  /** When this socket was last sent a task snapshot (hello / mode-start debounce). */
+  snapshotAt: number;
 }
 
 export interface Conn {
@@ -74,5 +76,6 @@ export function newConnState(init: {
     audioFrames: 0,
     badFrames: 0,
     badFrameReplyAt: 0,
+    snapshotAt: 0,
   };
 }

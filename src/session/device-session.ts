@@ -1,6 +1,7 @@
 import { groupOf, type Settings } from "../config/settings.ts";
 import { INBOX_MIGRATION, Inbox } from "../peer/inbox.ts";
 import type { PeerPort } from "../peer/port.ts";
+import type { WorkflowPort } from "../workflow/port.ts";
 import { log } from "../log.ts";
 import { parseFrame } from "../protocol/binary.ts";
 import { errorReply } from "../protocol/errors.ts";
@@ -26,6 +27,7 @@ export interface SessionRuntime {
   /** When the runtime last answered a ping for us without waking the object (0 when never). */
   lastAutoResponse(conn: Conn): number;
   readonly peers: PeerPort;
+  readonly workflow: WorkflowPort;
   /** Keeps background work (notifications to other objects) alive past the current event. */
   defer(work: Promise<unknown>): void;
 }
@@ -51,6 +53,8 @@ export class DeviceSession {
   readonly store: DeviceStore;
   readonly timers: TimerTable;
   readonly inbox: Inbox;
+  /** Newest task-list version pushed per group: an older snapshot arriving late is dropped. */
+  readonly snapshotVersions = new Map<string, number>();
   private readonly buckets = new Map<string, Bucket>();
   private readonly savedActivity = new Map<string, number>();
 

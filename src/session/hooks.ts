@@ -1,4 +1,5 @@
 import { deliverInboxAfterHello } from "../peer/delivery.ts";
+import { debouncedSnapshot } from "../workflow/handler.ts";
 import type { ModeName } from "../protocol/messages.ts";
 import type { DeviceSession } from "./device-session.ts";
 import type { HandlerCtx } from "./route.ts";
@@ -18,7 +19,9 @@ export interface ModeLifecycle {
 export type UtteranceHandler = (ctx: HandlerCtx, text: string) => boolean | Promise<boolean>;
 
 /** In order: queued peer messages first (PROTOCOL §3), then mode snapshots. */
-export const afterHelloHooks: AfterHello[] = [deliverInboxAfterHello];
-export const modeLifecycles: Partial<Record<ModeName, ModeLifecycle>> = {};
+export const afterHelloHooks: AfterHello[] = [deliverInboxAfterHello, debouncedSnapshot];
+export const modeLifecycles: Partial<Record<ModeName, ModeLifecycle>> = {
+  working: { start: debouncedSnapshot },
+};
 /** Tried in order; the first that returns true consumed the utterance. */
 export const utteranceHandlers: UtteranceHandler[] = [];

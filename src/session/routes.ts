@@ -1,6 +1,8 @@
 import { AbortIn, GoodbyeIn, HelloIn, IotIn, ListenIn, McpIn, ModeIn, PingIn } from "../protocol/messages.ts";
 import { handlePeer } from "../peer/handler.ts";
 import { PeerIn } from "../peer/messages.ts";
+import { handleWorkflow } from "../workflow/handler.ts";
+import { WorkflowIn } from "../workflow/messages.ts";
 import { handleHello } from "./handlers/hello.ts";
 import { handleListen } from "./handlers/listen.ts";
 import { handleMode } from "./handlers/mode.ts";
@@ -19,4 +21,5 @@ export const routes: Record<string, Route> = {
   goodbye: route(GoodbyeIn, handleGoodbye),
   mode: route(ModeIn, handleMode),
   peer: route(PeerIn, handlePeer),
+  workflow: route(WorkflowIn, handleWorkflow),
 };

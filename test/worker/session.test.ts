@@ -292,6 +292,7 @@ describe("idle timeout on alarms", () => {
     const id = uniqueId();
     const { sock } = await connectDevice(id);
     await sock.request({ type: "mode", state: "start", mode: "working" });
+    await sock.next((m) => m.type === "workflow"); // the working-mode snapshot
     await backdate(id, 120_000, ["lastActivity", "lastSentAt"]);
     await runDurableObjectAlarm(stubOf(id));
     const beat = await sock.next((m) => m.type === "system");

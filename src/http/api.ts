@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { isValidId, normaliseId } from "../auth/identity.ts";
-import { peerPort } from "../objects/ports.ts";
+import { peerPort, workflowPort } from "../objects/ports.ts";
+import { taskToWorkflow } from "../peer/task-to-workflow.ts";
 import { relayTask } from "../peer/relay.ts";
 import { OPERATOR, newEnvelope, sendPeer } from "../peer/send.ts";
 import { describeIssues } from "../protocol/errors.ts";
@@ -90,6 +91,7 @@ export function apiRoutes() {
     const envelope = await relayTask(newEnvelope(req, s, startedAt), s);
     const result = await sendPeer(req, envelope, s, peerPort(c.env), startedAt, Date.now);
     if (!result.ok) return apiError(c, 429, "RATE_LIMITED", `retry after ${result.retryAfterMs} ms`);
+    await taskToWorkflow(envelope, result.receipt, s, workflowPort(c.env));
     return c.json(result.receipt);
   });
 

@@ -2,6 +2,7 @@ import type { HandlerCtx } from "../session/route.ts";
 import type { PeerIn } from "./messages.ts";
 import { relayTask } from "./relay.ts";
 import { newEnvelope, sendPeer } from "./send.ts";
+import { taskToWorkflow } from "./task-to-workflow.ts";
 
 export async function handlePeer(msg: PeerIn, ctx: HandlerCtx): Promise<void> {
   const { session } = ctx;
@@ -13,4 +14,5 @@ export async function handlePeer(msg: PeerIn, ctx: HandlerCtx): Promise<void> {
     return;
   }
   ctx.reply(result.receipt);
+  await taskToWorkflow(envelope, result.receipt, session.settings, session.rt.workflow);
 }

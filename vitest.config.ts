@@ -18,13 +18,29 @@ export default defineConfig({
       },
       {
         plugins: [
-          cloudflareTest({
+          cloudflareTest(({ inject }) => ({
             remoteBindings: false,
             wrangler: { configPath: "./wrangler.toml" },
-            miniflare: { bindings: { ...TEST_SECRETS, IDLE_TIMEOUT_S: "60", PEER_INBOX_MAX: "5", DEVICE_GROUPS: JSON.stringify({ "cc:cc:cc:00:00:01": "team-x" }), DEVICE_ALIASES: JSON.stringify({ "AA:BB:CC:00:00:AA": "Alice" }) } },
-          }),
+            miniflare: {
+              bindings: {
+                ...TEST_SECRETS,
+                IDLE_TIMEOUT_S: "60",
+                PEER_INBOX_MAX: "5",
+                DEVICE_GROUPS: JSON.stringify({ "cc:cc:cc:00:00:01": "team-x" }),
+                DEVICE_ALIASES: JSON.stringify({ "AA:BB:CC:00:00:AA": "Alice" }),
+                LLM_BASE_URL: inject("llmUrl"),
+                MEETING_WEBHOOK_URL: inject("webhookUrl"),
+                MEETING_WEBHOOK_SECRET: "test-webhook-secret",
+              },
+            },
+          })),
         ],
-        test: { name: "worker", include: ["test/worker/**/*.test.ts"], testTimeout: 20_000, silent: "passed-only" },
+        test: {
+          name: "worker",
+          include: ["test/worker/**/*.test.ts"],
+          globalSetup: ["./test/setup/worker-services.ts"],
+          testTimeout: 20_000,
+        },
       },
       {
         test: {

@@ -7,6 +7,8 @@ import { relayTask } from "../peer/relay.ts";
 import { OPERATOR, newEnvelope, sendPeer } from "../peer/send.ts";
 import { describeIssues } from "../protocol/errors.ts";
 import { TaskInput } from "../workflow/messages.ts";
+import { getRecord, getTranscript, listMeetings } from "../meeting/archive.ts";
+import { importMeetingTasks } from "../meeting/import-tasks.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { adminToken } from "./local-dev.ts";
@@ -122,7 +124,48 @@ export function apiRoutes() {
     return c.json({ groupKey: key, changed: result.changed, ids: result.ids, tasks: snapshot.tasks });
   });
 
+  app.get("/meetings", async (c) => {
+    const limit = intParam(c.req.query("limit"), 10, 1, 1000);
+    const device = c.req.query("device");
+    const deviceId = device ? normaliseId(device) : undefined;
+    if (deviceId !== undefined && !isValidId(deviceId)) return apiError(c, 400, "INVALID_REQUEST", "invalid device id");
+    const items = await listMeetings(c.env.ARCHIVE, { limit, ...(deviceId ? { deviceId } : {}) });
+    return c.json({ items, limit });
+  });
+
+  app.get("/meetings/:id", async (c) => {
+    const record = await getRecord(c.env.ARCHIVE, c.req.param("id"));
+    if (!record) return apiError(c, 404, "NOT_FOUND", "no archived meeting with this id");
+    return c.json(record);
+  });
+
+  app.get("/meetings/:id/transcript", async (c) => {
+    const record = await getRecord(c.env.ARCHIVE, c.req.param("id"));
+    if (!record) return apiError(c, 404, "NOT_FOUND", "no archived meeting with this id");
+    const offset = intParam(c.req.query("offset"), 0, 0, Number.MAX_SAFE_INTEGER);
+    const limit = intParam(c.req.query("limit"), 100, 1, 1000);
+    const items = await getTranscript(c.env.ARCHIVE, record, offset, limit);
+    return c.json({ items, total: record.segmentCount, offset, limit });
+  });
+
+  app.post("/groups/:key/tasks/import-meeting", async (c) => {
+    const key = groupParam(c);
+    if (!key) return apiError(c, 400, "INVALID_REQUEST", "invalid group key");
+    const body = (await c.req.json().catch(() => null)) as { meetingId?: unknown } | null;
+    if (typeof body?.meetingId !== "string" || !body.meetingId) return apiError(c, 400, "SCHEMA_INVALID", "missing: meetingId");
+    const record = await getRecord(c.env.ARCHIVE, body.meetingId);
+    if (!record) return apiError(c, 404, "NOT_FOUND", "no archived meeting with this id");
+    const { result, snapshot } = await groupStub(c, key).taskApply(key, importMeetingTasks(record), OPERATOR);
+    if (!result.ok) return apiError(c, 400, result.code, result.message);
+    return c.json({ groupKey: key, meetingId: record.meetingId, changed: result.changed, ids: result.ids, tasks: snapshot.tasks });
+  });
+
   return app;
+}
+
+function intParam(v: string | undefined, def: number, min: number, max: number): number {
+  const n = v === undefined ? def : Number.parseInt(v, 10);
+  return Number.isFinite(n) ? Math.min(max, Math.max(min, n)) : def;
 }
 
 const TasksBody = z.object({ tasks: z.array(TaskInput, { error: "tasks must be an array of task objects" }).min(1).max(200) });

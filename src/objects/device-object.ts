@@ -91,6 +91,7 @@ export class DeviceObject extends DurableObject<Env> {
         conn instanceof SocketConn ? (ctx.getWebSocketAutoResponseTimestamp(conn.ws)?.getTime() ?? 0) : 0,
       peers: peerPort(env),
       workflow: workflowPort(env),
+      archive: env.ARCHIVE,
       defer: (work) => ctx.waitUntil(work),
     });
     // Exact `{"type":"ping"}` frames are answered by the runtime without waking the object.

@@ -56,6 +56,7 @@ function isMissing(issue: z.core.$ZodIssue): boolean {
 export function describeIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string {
   const missing: string[] = [];
   const invalid: string[] = [];
+  const sentences: string[] = [];
   for (const issue of issues) {
     // Nested failures of a union: report the branch that got furthest, which is the first one.
     if (issue.code === "invalid_union" && issue.errors.length > 0 && issue.errors[0]!.length > 0) {
@@ -64,11 +65,14 @@ export function describeIssues(issues: ReadonlyArray<z.core.$ZodIssue>): string 
       continue;
     }
     const where = path(issue.path) || "message";
-    if (isMissing(issue)) missing.push(where);
+    // Custom rules carry a complete sentence written for firmware authors: pass it through.
+    if (issue.code === "custom") sentences.push(issue.message);
+    else if (isMissing(issue)) missing.push(where);
     else invalid.push(`${where} (${issue.message})`);
   }
   const parts: string[] = [];
   if (missing.length) parts.push(`missing: ${[...new Set(missing)].join(",")}`);
   if (invalid.length) parts.push(`invalid: ${[...new Set(invalid)].join(", ")}`);
+  parts.push(...new Set(sentences));
   return parts.join("; ") || "invalid message";
 }

@@ -2,6 +2,10 @@ import { groupOf, type Settings } from "../config/settings.ts";
 import { INBOX_MIGRATION, Inbox } from "../peer/inbox.ts";
 import type { PeerPort } from "../peer/port.ts";
 import type { WorkflowPort } from "../workflow/port.ts";
+import type { Bucket } from "../meeting/archive.ts";
+import { MEETING_MIGRATION } from "../meeting/store.ts";
+import { OUTBOX_MIGRATION } from "../meeting/webhook.ts";
+import { timerHandlers } from "./hooks.ts";
 import { log } from "../log.ts";
 import { parseFrame } from "../protocol/binary.ts";
 import { errorReply } from "../protocol/errors.ts";
@@ -10,7 +14,7 @@ import { migrate, type Sql } from "../storage/sql.ts";
 import type { Conn } from "./conn.ts";
 import { DEVICE_KV_MIGRATION, DeviceStore } from "./device-store.ts";
 import { planSocket } from "./lifecycle.ts";
-import { takeToken, type Bucket } from "./rate-limit.ts";
+import { takeToken, type Bucket as TokenBucket } from "./rate-limit.ts";
 import { dispatchText } from "./router.ts";
 import { TIMERS_MIGRATION, TimerTable, type AlarmPort } from "./timers.ts";
 
@@ -28,17 +32,10 @@ export interface SessionRuntime {
   lastAutoResponse(conn: Conn): number;
   readonly peers: PeerPort;
   readonly workflow: WorkflowPort;
+  /** The meeting archive (R2 in production). */
+  readonly archive: Bucket;
   /** Keeps background work (notifications to other objects) alive past the current event. */
   defer(work: Promise<unknown>): void;
-}
-
-export type TimerHandler = (session: DeviceSession, data: string | null) => void | Promise<void>;
-
-const timerHandlers = new Map<string, TimerHandler>();
-
-/** Capabilities register what runs when their timers fire; the name prefix up to ':' selects it. */
-export function onTimer(prefix: string, handler: TimerHandler): void {
-  timerHandlers.set(prefix, handler);
 }
 
 const SWEEP = "sweep";
@@ -47,7 +44,7 @@ const TEXT_BURST = 200;
 const BAD_FRAME_REPLY_INTERVAL_MS = 5000;
 const ACTIVITY_SAVE_STEP_MS = 1000;
 
-export const DEVICE_MIGRATIONS = [TIMERS_MIGRATION, DEVICE_KV_MIGRATION, INBOX_MIGRATION];
+export const DEVICE_MIGRATIONS = [TIMERS_MIGRATION, DEVICE_KV_MIGRATION, INBOX_MIGRATION, MEETING_MIGRATION, OUTBOX_MIGRATION];
 
 export class DeviceSession {
   readonly store: DeviceStore;
@@ -55,7 +52,8 @@ export class DeviceSession {
   readonly inbox: Inbox;
   /** Newest task-list version pushed per group: an older snapshot arriving late is dropped. */
   readonly snapshotVersions = new Map<string, number>();
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets = new Map<string, TokenBucket>();
+  private readonly running = new Map<string, Promise<void>>();
   private readonly savedActivity = new Map<string, number>();
 
   readonly rt: SessionRuntime;
@@ -66,6 +64,16 @@ export class DeviceSession {
     this.store = new DeviceStore(rt.sql);
     this.timers = new TimerTable(rt.sql, rt.alarm);
     this.inbox = new Inbox(rt.sql);
+  }
+
+  /** Runs `work` once per key at a time: concurrent callers share the one run in progress. */
+  once(key: string, work: () => Promise<void>): Promise<void> {
+    let p = this.running.get(key);
+    if (!p) {
+      p = work().finally(() => this.running.delete(key));
+      this.running.set(key, p);
+    }
+    return p;
   }
 
   get groupKey(): string {
@@ -266,7 +274,7 @@ export class DeviceSession {
     for (const timer of due) {
       if (timer.name === SWEEP) continue;
       const prefix = timer.name.split(":")[0]!;
-      const handler = timerHandlers.get(prefix);
+      const handler = Object.hasOwn(timerHandlers, prefix) ? timerHandlers[prefix] : undefined;
       if (!handler) {
         log.warn("timer.unknown", { name: timer.name });
         continue;

@@ -1,5 +1,19 @@
 import { deliverInboxAfterHello } from "../peer/delivery.ts";
 import { debouncedSnapshot } from "../workflow/handler.ts";
+import {
+  ARCHIVE_TIMER,
+  FINALIZE_TIMER,
+  PUSH_TIMER,
+  WEBHOOK_TIMER,
+  deliverPendingSummary,
+  endMeeting,
+  meetingUtterance,
+  pushTranscript,
+  resumeFinalize,
+  retryArchive,
+  startMeeting,
+} from "../meeting/meeting.ts";
+import { deliverWebhook } from "../meeting/webhook-timer.ts";
 import type { ModeName } from "../protocol/messages.ts";
 import type { DeviceSession } from "./device-session.ts";
 import type { HandlerCtx } from "./route.ts";
@@ -19,9 +33,26 @@ export interface ModeLifecycle {
 export type UtteranceHandler = (ctx: HandlerCtx, text: string) => boolean | Promise<boolean>;
 
 /** In order: queued peer messages first (PROTOCOL §3), then mode snapshots. */
-export const afterHelloHooks: AfterHello[] = [deliverInboxAfterHello, debouncedSnapshot];
+export const afterHelloHooks: AfterHello[] = [deliverInboxAfterHello, debouncedSnapshot, deliverPendingSummary];
+
 export const modeLifecycles: Partial<Record<ModeName, ModeLifecycle>> = {
   working: { start: debouncedSnapshot },
+  meeting: {
+    start: startMeeting,
+    // The finalize ack goes out now; summary, archive and webhook finish in the background.
+    end: (session, ctx) => session.rt.defer(endMeeting(session, ctx)),
+  },
 };
+
 /** Tried in order; the first that returns true consumed the utterance. */
-export const utteranceHandlers: UtteranceHandler[] = [];
+export const utteranceHandlers: UtteranceHandler[] = [meetingUtterance];
+
+export type TimerHandler = (session: DeviceSession, data: string | null) => void | Promise<void>;
+
+/** Timer name prefix (up to ':') → what runs when it fires. */
+export const timerHandlers: Record<string, TimerHandler> = {
+  [PUSH_TIMER]: pushTranscript,
+  [FINALIZE_TIMER]: resumeFinalize,
+  [ARCHIVE_TIMER]: retryArchive,
+  [WEBHOOK_TIMER]: deliverWebhook,
+};

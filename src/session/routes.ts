@@ -3,6 +3,8 @@ import { handlePeer } from "../peer/handler.ts";
 import { PeerIn } from "../peer/messages.ts";
 import { handleWorkflow } from "../workflow/handler.ts";
 import { WorkflowIn } from "../workflow/messages.ts";
+import { handleMeeting } from "../meeting/meeting.ts";
+import { MeetingIn } from "../meeting/messages.ts";
 import { handleHello } from "./handlers/hello.ts";
 import { handleListen } from "./handlers/listen.ts";
 import { handleMode } from "./handlers/mode.ts";
@@ -22,4 +24,5 @@ export const routes: Record<string, Route> = {
   mode: route(ModeIn, handleMode),
   peer: route(PeerIn, handlePeer),
   workflow: route(WorkflowIn, handleWorkflow),
+  meeting: route(MeetingIn, handleMeeting),
 };

@@ -1,0 +1,31 @@
+import { env } from "cloudflare:workers";
+
+// Steering the Node-side test services (see test/setup/worker-services.ts) from inside workerd.
+
+const llmBase = () => env.LLM_BASE_URL.replace(/\/v1\/?$/, "");
+const hooksBase = () => new URL(env.MEETING_WEBHOOK_URL).origin;
+
+async function post(url: string, body: unknown = {}): Promise<any> {
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  return res.json();
+}
+
+export const llm = {
+  answer: (answer: string) => post(`${llmBase()}/__control/answer`, { answer }),
+  mode: (mode: string | null, opts: { times?: number; delayMs?: number } = {}) => post(`${llmBase()}/__control/mode`, { mode, ...opts }),
+  reset: () => post(`${llmBase()}/__control/reset`),
+  calls: async (): Promise<number> => (await post(`${llmBase()}/__control/calls`)).calls,
+};
+
+export interface Received {
+  headers: Record<string, string>;
+  body: string;
+  at: number;
+  status: number;
+}
+
+export const hooks = {
+  received: async (): Promise<Received[]> => (await fetch(`${hooksBase()}/__control/webhooks`)).json(),
+  fail: (n: number, status: number) => post(`${hooksBase()}/__control/fail`, { n, status }),
+  reset: () => post(`${hooksBase()}/__control/reset`),
+};

@@ -1,5 +1,6 @@
 import { deliverInboxAfterHello } from "../peer/delivery.ts";
 import { debouncedSnapshot } from "../workflow/handler.ts";
+import { workingUtterance } from "../workflow/voice.ts";
 import {
   ARCHIVE_TIMER,
   FINALIZE_TIMER,
@@ -45,7 +46,7 @@ export const modeLifecycles: Partial<Record<ModeName, ModeLifecycle>> = {
 };
 
 /** Tried in order; the first that returns true consumed the utterance. */
-export const utteranceHandlers: UtteranceHandler[] = [meetingUtterance];
+export const utteranceHandlers: UtteranceHandler[] = [meetingUtterance, workingUtterance];
 
 export type TimerHandler = (session: DeviceSession, data: string | null) => void | Promise<void>;
 

@@ -176,3 +176,37 @@ describe("tasks API", () => {
     a.sock.close();
   });
 });
+
+describe("working-mode commands without the LLM", () => {
+  it("claims, completes and refreshes by voice text, in Chinese and English, with ordinals", async () => {
+    const g = group();
+    const id = uniqueId(g);
+    const a = await connectDevice(id);
+    await a.sock.request({ type: "mode", state: "start", mode: "working" });
+    await wf(a.sock, { event: "update", tasks: [{ id: "t-v1", title: "Buy milk" }, { id: "t-v2", title: "Fix login" }] });
+    const say = async (text: string) => {
+      const reply = a.sock.next((m) => m.type === "workflow" && m.event === "command");
+      const spoken = a.sock.next((m) => m.type === "tts" && m.state === "sentence_start");
+      a.sock.send({ type: "listen", state: "detect", text });
+      return { reply: await reply, spoken: await spoken };
+    };
+    const claim = await say("认领第2个");
+    expect(claim.reply).toEqual({ type: "workflow", event: "command", intent: "assign", status: "ok", taskId: "t-v2" });
+    expect(claim.spoken.text).toContain("Fix login");
+    expect((await a.sock.next((m) => isSnapshot(m) && m.tasks[1]?.owner === id)).tasks[1].owner).toBe(id);
+
+    const done = await say("mark task number 1 as done");
+    expect(done.reply).toMatchObject({ intent: "complete", status: "ok", taskId: "t-v1" });
+    expect((await a.sock.next((m) => isSnapshot(m) && m.tasks[0]?.status === "done")).tasks[0].status).toBe("done");
+
+    const refresh = await say("refresh tasks");
+    expect(refresh.reply).toMatchObject({ intent: "refresh", status: "ok" });
+
+    const missing = await say("完成第9个");
+    expect(missing.reply).toMatchObject({ intent: "complete", status: "error" });
+    // Not a command: falls through to chat, which has no TTS configured here.
+    a.sock.send({ type: "listen", state: "detect", text: "what's the weather like" });
+    expect(await a.sock.next((m) => m.type === "alert")).toMatchObject({ status: "error" });
+    a.sock.close();
+  });
+});

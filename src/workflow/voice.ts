@@ -1,0 +1,51 @@
+import type { HandlerCtx } from "../session/route.ts";
+import { applyTo, sendSnapshot } from "./handler.ts";
+import type { WorkflowCommandReply } from "./messages.ts";
+import type { VersionedSnapshot } from "./port.ts";
+import { confirmationText, parseTaskCommand, resolveTaskTarget } from "./voice-commands.ts";
+
+// Working-mode commands said or typed without the LLM (PROTOCOL §5, §7): claim/assign, complete,
+// refresh, with ordinals. The device gets the command reply, the new snapshot, and a short line
+// of text to show or speak (`tts sentence_start`).
+
+function speak(ctx: HandlerCtx, text: string): void {
+  ctx.reply({ type: "tts", state: "sentence_start", text, session_id: ctx.conn.state.sessionId });
+}
+
+export async function workingUtterance(ctx: HandlerCtx, text: string): Promise<boolean> {
+  const { session } = ctx;
+  if (session.mode !== "working") return false;
+  const cmd = parseTaskCommand(text);
+  if (!cmd) return false;
+  const group = session.groupKey;
+  const current = await session.rt.workflow.snapshot(group);
+
+  if (cmd.intent === "refresh") {
+    ctx.reply({ type: "workflow", event: "command", intent: "refresh", status: "ok" } satisfies WorkflowCommandReply);
+    sendSnapshot(session, ctx, current);
+    speak(ctx, confirmationText(cmd, null));
+    return true;
+  }
+
+  const taskId = resolveTaskTarget(cmd, current.snapshot.tasks, session.deviceId);
+  const task = current.snapshot.tasks.find((t) => t.id === taskId) ?? null;
+  if (!taskId || !task) {
+    ctx.reply({ type: "workflow", event: "command", intent: cmd.intent, status: "error", message: "no matching task" } satisfies WorkflowCommandReply);
+    speak(ctx, confirmationText(cmd, null));
+    return true;
+  }
+  const snapshots: VersionedSnapshot[] = [];
+  const op = cmd.intent === "assign" ? { op: "assign" as const, id: taskId, owner: session.deviceId } : { op: "complete" as const, ids: [taskId] };
+  const r = await applyTo(ctx, group, op, snapshots);
+  ctx.reply({
+    type: "workflow",
+    event: "command",
+    intent: cmd.intent,
+    status: r.ok ? "ok" : "error",
+    taskId,
+    ...(r.ok ? {} : { message: r.message }),
+  } satisfies WorkflowCommandReply);
+  for (const s of snapshots) sendSnapshot(session, ctx, s);
+  speak(ctx, confirmationText(cmd, r.ok ? task : null));
+  return true;
+}

@@ -43,6 +43,7 @@ async function otaCheck(c: AppContext, alias: boolean) {
   const deviceId = normaliseId(rawId);
   if (!isValidId(deviceId)) return apiError(c, 400, "INVALID_REQUEST", "invalid Device-Id header: 1-64 chars of [a-z0-9:._-]");
   const clientId = normaliseId(c.req.header("client-id")) || deviceId;
+  if (!isValidId(clientId)) return apiError(c, 400, "INVALID_REQUEST", "invalid Client-Id header: 1-64 chars of [a-z0-9:._-]");
   // The firmware's system info varies by version and board; nothing in it may fail the check.
   const body: unknown = await c.req.json().catch(() => null);
   const current = deviceVersion(body, c.req.header("user-agent"));

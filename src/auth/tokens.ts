@@ -1,4 +1,5 @@
 import { SignJWT, jwtVerify, errors as joseErrors } from "jose";
+import { timingSafeEqual } from "./compare.ts";
 
 // Device tokens (PROTOCOL §2.2, AUTH_MODE=device-token): our own HS256 JWTs issued by OTA, and the
 // HMAC format of xiaozhi-server, accepted so devices provisioned by such a server keep working.
@@ -90,12 +91,6 @@ export function looksLikeXiaozhiToken(token: string): boolean {
   return /^[A-Za-z0-9_-]{20,}={0,2}\.\d{1,13}$/.test(token);
 }
 
-function timingSafeEqual(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return diff === 0;
-}
 
 export async function verifyXiaozhiToken(
   secret: string,

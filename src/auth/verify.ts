@@ -9,6 +9,7 @@ import {
   verifyXiaozhiToken,
   type TokenCheck,
 } from "./tokens.ts";
+import { timingSafeEqual } from "./compare.ts";
 
 // Authentication before the upgrade (PROTOCOL §2.2). Runs in the Worker, so a rejected device never
 // wakes its Durable Object. Pure apart from fetch (JWKS, introspection), which is web-standard.
@@ -34,13 +35,6 @@ export interface AuthOptions {
 
 const encoder = new TextEncoder();
 
-function timingSafeEqual(a: string, b: string): boolean {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
 
 export async function authenticate(claim: ClaimedIdentity, s: Settings, opts: AuthOptions): Promise<AuthResult> {
   // The client id travels on in a header and into HMAC input: hold it to the same rule as device ids.

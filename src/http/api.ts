@@ -12,17 +12,10 @@ import { importMeetingTasks } from "../meeting/import-tasks.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { adminToken } from "./local-dev.ts";
+import { timingSafeEqual } from "../auth/compare.ts";
 
 // Operator and integration API (PROTOCOL §11), behind `Authorization: Bearer <ADMIN_TOKEN>`.
 
-const encoder = new TextEncoder();
-function sameSecret(a: string, b: string): boolean {
-  const x = encoder.encode(a);
-  const y = encoder.encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
 
 function deviceParam(c: AppContext): string | null {
   const id = normaliseId(decodeURIComponent(c.req.param("id") ?? ""));
@@ -50,7 +43,7 @@ export function apiRoutes() {
     if (!expected) return apiError(c, 503, "ADMIN_DISABLED", "ADMIN_TOKEN is not set on this server; the API is closed");
     const header = c.req.header("authorization") ?? "";
     const m = /^bearer\s+(.+)$/i.exec(header.trim());
-    if (!m || !sameSecret(m[1]!.trim(), expected)) return apiError(c, 401, "UNAUTHORIZED", "missing or wrong admin bearer token");
+    if (!m || !timingSafeEqual(m[1]!.trim(), expected)) return apiError(c, 401, "UNAUTHORIZED", "missing or wrong admin bearer token");
     await next();
   });
 

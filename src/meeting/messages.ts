@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { checkDistinct, summaryShape } from "./summary.ts";
 
 // Meeting mode messages (PROTOCOL §6.1).
 
@@ -29,23 +30,17 @@ export const MeetingIn = z.discriminatedUnion(
 export type MeetingIn = z.infer<typeof MeetingIn>;
 export type SnippetItem = z.infer<typeof SnippetItem>;
 
-export const SummaryFields = z.object({
-  title: z.string(),
-  bullets: z.array(z.string()).max(6),
-  decisions: z.array(z.string()).max(4),
-  actions: z.array(z.string()).max(4),
-  risks: z.array(z.string()).max(4),
-  nextSteps: z.array(z.string()).max(4),
-});
-
-export const MeetingSummaryOut = SummaryFields.extend({
-  type: z.literal("meeting"),
-  phase: z.literal("summary"),
-  meetingId: z.string(),
-  duration: z.string().regex(/^\d{2,}:\d{2}:\d{2}$/),
-  degraded: z.string().optional(),
-  idempotent: z.literal(true).optional(),
-});
+export const MeetingSummaryOut = z
+  .object({
+    type: z.literal("meeting"),
+    phase: z.literal("summary"),
+    meetingId: z.string(),
+    ...summaryShape,
+    duration: z.string().regex(/^\d{2,}:\d{2}:\d{2}$/),
+    degraded: z.string().optional(),
+    idempotent: z.literal(true).optional(),
+  })
+  .superRefine(checkDistinct);
 export type MeetingSummaryOut = z.infer<typeof MeetingSummaryOut>;
 
 export const PROGRESS_STAGES = ["prepare", "llm_start", "llm_done", "archived", "done"] as const;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { extractJsonObject } from "../llm/json-extract.ts";
 
 // Meeting summary (PROTOCOL §6.1): the LLM prompt, the normalisation of whatever the LLM returns,
 // and a heuristic summary for when there is no LLM or its output is unusable. Pure functions.
@@ -188,30 +189,19 @@ export function buildSummaryPrompt(
 // ---------------------------------------------------------------------------------------------
 // Normalisation of the LLM reply
 
-/** The JSON object in an LLM reply: plain, inside code fences, or between the first { and last }. */
-export function extractJsonObject(text: string): Record<string, unknown> | null {
-  const tryParse = (s: string): unknown => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      return undefined;
+/** The reply's JSON object; also unwraps a reply that is itself a JSON-encoded string. */
+function jsonFromText(text: string): Record<string, unknown> | null {
+  const found = extractJsonObject(text);
+  if (found.ok) return found.value;
+  try {
+    const inner: unknown = JSON.parse(text.trim());
+    if (typeof inner === "string") {
+      const again = extractJsonObject(inner);
+      if (again.ok) return again.value;
     }
-  };
-  const unwrap = (v: unknown): Record<string, unknown> | null => {
-    if (typeof v === "string") v = tryParse(v.trim()); // double-encoded
-    return isRecord(v) ? v : null;
-  };
-  const t = text.trim();
-  const direct = unwrap(tryParse(t));
-  if (direct) return direct;
-  const fence = /```[a-z0-9_-]*\s*([\s\S]*?)```/i.exec(t);
-  if (fence?.[1]) {
-    const inner = unwrap(tryParse(fence[1].trim()));
-    if (inner) return inner;
+  } catch {
+    /* not a JSON string either */
   }
-  const open = t.indexOf("{");
-  const close = t.lastIndexOf("}");
-  if (open !== -1 && close > open) return unwrap(tryParse(t.slice(open, close + 1)));
   return null;
 }
 
@@ -347,7 +337,7 @@ function hasListKeys(obj: Record<string, unknown>): boolean {
  * `fallbackTitle` (default "会议纪要" / "Meeting summary" by the content's language).
  */
 export function normalizeSummary(raw: unknown, opts: { fallbackTitle?: string } = {}): Summary | null {
-  const parsed = typeof raw === "string" ? extractJsonObject(raw) : raw;
+  const parsed = typeof raw === "string" ? jsonFromText(raw) : raw;
   if (!isRecord(parsed)) return null;
   let obj: Record<string, unknown> = parsed;
   for (let depth = 0; depth < 2 && !hasListKeys(obj); depth++) {

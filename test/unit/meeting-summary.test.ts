@@ -4,7 +4,6 @@ import {
   buildSummaryPrompt,
   checkDistinct,
   detectLanguage,
-  extractJsonObject,
   formatDuration,
   heuristicSummary,
   MAX_ITEM_CHARS,
@@ -143,18 +142,6 @@ describe("buildSummaryPrompt", () => {
 
   it("collapses whitespace and skips blank segments in the transcript", () => {
     expect(transcriptText([{ text: " a\n b ", ts: 2, speakerId: " x " }, { text: "", ts: 1 }, { text: "c", ts: 3 }])).toBe("x: a b\nc");
-  });
-});
-
-describe("extractJsonObject", () => {
-  it("finds the object in plain, fenced, chatty and double-encoded replies", () => {
-    expect(extractJsonObject('{"title":"a"}')).toEqual({ title: "a" });
-    expect(extractJsonObject('```json\n{"title":"a"}\n```')).toEqual({ title: "a" });
-    expect(extractJsonObject('Here you go:\n{"title":"a","bullets":["x"]}\nHope it helps!')).toEqual({ title: "a", bullets: ["x"] });
-    expect(extractJsonObject(JSON.stringify('{"title":"a"}'))).toEqual({ title: "a" });
-    expect(extractJsonObject("not json at all")).toBeNull();
-    expect(extractJsonObject('{"title": "a",')).toBeNull();
-    expect(extractJsonObject("[1,2]")).toBeNull();
   });
 });
 
@@ -399,5 +386,14 @@ describe("heuristicSummary labels", () => {
     expect(s.nextSteps).not.toContain("我们看一下预算的执行情况和下个月的安排。");
     const t = heuristicSummary(segs(["后续：整理会议纪要并发给所有人。", "下一步安排压测"]), "x");
     expect(t.nextSteps).toEqual(["整理会议纪要并发给所有人。", "安排压测"]);
+  });
+});
+
+describe("normalizeSummary on raw replies", () => {
+  it("finds the object in plain, fenced, chatty and double-encoded replies", () => {
+    for (const raw of ['{"title":"a"}', '```json\n{"title":"a"}\n```', 'Here you go:\n{"title":"a","bullets":["x"]}\nHope it helps!', JSON.stringify('{"title":"a"}')]) {
+      expect(normalizeSummary(raw)?.title).toBe("a");
+    }
+    for (const raw of ["not json at all", '{"title": "a",', "[1,2]"]) expect(normalizeSummary(raw)).toBeNull();
   });
 });

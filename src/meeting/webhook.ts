@@ -34,7 +34,7 @@ function base64(buf: ArrayBuffer): string {
 }
 
 /** Standard Webhooks secrets look like `whsec_<base64>`: the key is the decoded part. */
-function standardKeyBytes(secret: string): Uint8Array {
+function standardKeyBytes(secret: string): Uint8Array<ArrayBuffer> {
   if (secret.startsWith("whsec_")) {
     try {
       return Uint8Array.from(atob(secret.slice(6)), (c) => c.charCodeAt(0));
@@ -45,7 +45,7 @@ function standardKeyBytes(secret: string): Uint8Array {
   return encoder.encode(secret);
 }
 
-async function hmac(key: Uint8Array, text: string): Promise<ArrayBuffer> {
+async function hmac(key: Uint8Array<ArrayBuffer>, text: string): Promise<ArrayBuffer> {
   const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   return crypto.subtle.sign("HMAC", k, encoder.encode(text));
 }

@@ -22,6 +22,8 @@ export const OUTBOX_MIGRATION = {
 };
 
 const encoder = new TextEncoder();
+/** UTF-8 bytes in a buffer of their own (what WebCrypto's typings want on every runtime). */
+const utf8 = (text: string): Uint8Array<ArrayBuffer> => Uint8Array.from(encoder.encode(text));
 
 function hex(buf: ArrayBuffer): string {
   return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -42,12 +44,12 @@ function standardKeyBytes(secret: string): Uint8Array<ArrayBuffer> {
       /* not base64: use the text as is */
     }
   }
-  return encoder.encode(secret);
+  return utf8(secret);
 }
 
 async function hmac(key: Uint8Array<ArrayBuffer>, text: string): Promise<ArrayBuffer> {
   const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  return crypto.subtle.sign("HMAC", k, encoder.encode(text));
+  return crypto.subtle.sign("HMAC", k, utf8(text));
 }
 
 export async function signatureHeaders(secret: string, id: string, timestampS: number, body: string): Promise<Record<string, string>> {
@@ -57,7 +59,7 @@ export async function signatureHeaders(secret: string, id: string, timestampS: n
     "webhook-timestamp": String(timestampS),
   };
   if (!secret) return headers;
-  headers["x-meeting-signature"] = `sha256=${hex(await hmac(encoder.encode(secret), body))}`;
+  headers["x-meeting-signature"] = `sha256=${hex(await hmac(utf8(secret), body))}`;
   headers["webhook-signature"] = `v1,${base64(await hmac(standardKeyBytes(secret), `${id}.${timestampS}.${body}`))}`;
   return headers;
 }

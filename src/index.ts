@@ -1,7 +1,8 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import pkg from "../package.json" with { type: "json" };
-import { settingsFromEnv } from "./config/settings.ts";
+import { runtimeConfig } from "./config/runtime.ts";
+import { dropLlmClients } from "./llm/client.ts";
 import { log, setLogMaxLength } from "./log.ts";
 import { apiRoutes } from "./http/api.ts";
 import type { AppEnv } from "./http/context.ts";
@@ -17,7 +18,9 @@ const app = new Hono<AppEnv>({ strict: false });
 
 let reportedInvalid = false;
 app.use("*", async (c, next) => {
-  const { settings, invalid } = settingsFromEnv(c.env);
+  const config = runtimeConfig(c.env, c.env.CONFIG, dropLlmClients);
+  await config.refresh(Date.now());
+  const { settings, invalid } = config;
   setLogMaxLength(settings.LOG_MAX_MESSAGE_LENGTH);
   if (invalid.length && !reportedInvalid) {
     reportedInvalid = true;

@@ -132,18 +132,6 @@ export function parseSettings(raw: Record<string, unknown>): { settings: Setting
   return { settings, invalid };
 }
 
-const cache = new WeakMap<object, { settings: Settings; invalid: SettingName[] }>();
-
-/** The env object is stable per isolate, so settings are parsed once per isolate. */
-export function settingsFromEnv(env: object): { settings: Settings; invalid: SettingName[] } {
-  let hit = cache.get(env);
-  if (!hit) {
-    hit = parseSettings(env as Record<string, unknown>);
-    cache.set(env, hit);
-  }
-  return hit;
-}
-
 /** The device's group: DEVICE_GROUPS entry, else the first 8 characters of the id (PROTOCOL §7). */
 export function groupOf(settings: Settings, deviceId: string): string {
   return settings.DEVICE_GROUPS[deviceId] ?? deviceId.slice(0, 8);

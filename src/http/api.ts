@@ -9,6 +9,9 @@ import { describeIssues } from "../protocol/errors.ts";
 import { TaskInput } from "../workflow/messages.ts";
 import { getRecord, getTranscript, listMeetings } from "../meeting/archive.ts";
 import { importMeetingTasks } from "../meeting/import-tasks.ts";
+import { RUNTIME_SETTINGS, runtimeConfig } from "../config/runtime.ts";
+import { SECRET_SETTINGS } from "../config/settings.ts";
+import { dropLlmClients } from "../llm/client.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { adminToken } from "./local-dev.ts";
@@ -115,6 +118,30 @@ export function apiRoutes() {
     const { result, snapshot } = await groupStub(c, key).taskApply(key, { op: "upsert", tasks }, OPERATOR);
     if (!result.ok) return apiError(c, result.code === "NOT_FOUND" ? 404 : 400, result.code, result.message);
     return c.json({ groupKey: key, changed: result.changed, ids: result.ids, tasks: snapshot.tasks });
+  });
+
+  app.get("/config", (c) => {
+    const config = runtimeConfig(c.env, c.env.CONFIG, dropLlmClients);
+    const s = c.get("settings");
+    const { version, updatedAt, values } = config.overrides;
+    return c.json({
+      version,
+      updatedAt,
+      overrides: values,
+      settings: Object.fromEntries(RUNTIME_SETTINGS.map((n) => [n, s[n]])),
+      secrets: Object.fromEntries([...SECRET_SETTINGS].map((n) => [n, Boolean((s[n] as unknown as string | string[]).length)])),
+    });
+  });
+
+  app.put("/config", async (c) => {
+    const body = (await c.req.json().catch(() => undefined)) as { values?: unknown } | undefined;
+    if (!body || typeof body.values !== "object" || body.values === null || Array.isArray(body.values)) {
+      return apiError(c, 400, "SCHEMA_INVALID", "body must be {\"values\":{\"NAME\":\"value\" | null}}");
+    }
+    const config = runtimeConfig(c.env, c.env.CONFIG, dropLlmClients);
+    const result = await config.update(body.values as Record<string, unknown>, Date.now());
+    if (!result.ok) return apiError(c, 400, "SCHEMA_INVALID", result.message);
+    return c.json({ version: result.doc.version, updatedAt: result.doc.updatedAt, overrides: result.doc.values });
   });
 
   app.get("/meetings", async (c) => {

@@ -1,5 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
-import { settingsFromEnv, groupOf } from "../config/settings.ts";
+import { groupOf } from "../config/settings.ts";
+import { runtimeConfig, type RuntimeConfig } from "../config/runtime.ts";
+import { dropLlmClients } from "../llm/client.ts";
 import { log } from "../log.ts";
 import { binaryVersion } from "../protocol/binary.ts";
 import { newConnState, type Conn, type ConnState } from "../session/conn.ts";
@@ -73,13 +75,17 @@ export interface DeviceInfo {
 
 export class DeviceObject extends DurableObject<Env> {
   private readonly session: DeviceSession;
+  private readonly config: RuntimeConfig;
   private readonly conns = new WeakMap<WebSocket, SocketConn>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const { settings } = settingsFromEnv(env);
+    const config = runtimeConfig(env, env.CONFIG, dropLlmClients);
+    this.config = config;
     this.session = new DeviceSession({
-      settings,
+      get settings() {
+        return config.settings;
+      },
       sql: ctx.storage.sql,
       alarm: {
         setAlarm: (at) => void ctx.storage.setAlarm(at),
@@ -108,7 +114,13 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   /** The Worker forwards an authenticated upgrade here; identity arrives in internal headers. */
+  /** Picks up runtime settings changes (a KV read at most once a minute). */
+  private fresh(): Promise<void> {
+    return this.config.refresh(Date.now());
+  }
+
   override async fetch(request: Request): Promise<Response> {
+    await this.fresh();
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
@@ -140,6 +152,7 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    await this.fresh();
     const conn = this.conn(ws);
     if (typeof message === "string") await this.session.onText(conn, message);
     else this.session.onBinary(conn, message);
@@ -160,17 +173,19 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    await this.fresh();
     await this.session.onAlarm();
   }
 
   // ---- RPC for the Worker's HTTP routes ----
 
-  private adopt(deviceId: string): void {
+  private async adopt(deviceId: string): Promise<void> {
+    await this.fresh();
     if (!this.session.deviceId) this.session.store.set("deviceId", deviceId);
   }
 
   async info(deviceId: string): Promise<DeviceInfo> {
-    this.adopt(deviceId);
+    await this.adopt(deviceId);
     const online = this.session.online;
     const lastSeen = online ? Date.now() : (this.session.store.get("lastSeen") ?? null);
     return {
@@ -184,35 +199,35 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   async deliverPeer(deviceId: string, envelope: PeerEnvelope): Promise<DeliveryOutcome> {
-    this.adopt(deviceId);
+    await this.adopt(deviceId);
     return deliverLocal(this.session, envelope);
   }
 
   /** A group's task list changed: show it on the device if it is connected (never queued). */
   async pushSnapshot(deviceId: string, snapshot: WorkflowSnapshot, version: number): Promise<boolean> {
-    this.adopt(deviceId);
+    await this.adopt(deviceId);
     return sendSnapshot(this.session, undefined, { snapshot, version });
   }
 
   async receiveRedelivered(deviceId: string, to: string, count: number): Promise<void> {
-    this.adopt(deviceId);
+    await this.adopt(deviceId);
     receiveRedelivered(this.session, to, count);
   }
 
   async disconnect(deviceId: string): Promise<number> {
-    this.adopt(deviceId);
+    await this.adopt(deviceId);
     const n = this.session.disconnectAll("disconnected by operator");
     log.info("device.operator_disconnect", { deviceId, sockets: n });
     return n;
   }
 
   async otaActivation(deviceId: string): Promise<OtaActivation> {
-    this.adopt(deviceId);
+    await this.adopt(deviceId);
     return activationFor(this.session.store, Date.now());
   }
 
   async activate(deviceId: string, code: string): Promise<{ ok: boolean; reason?: string }> {
-    this.adopt(deviceId);
+    await this.adopt(deviceId);
     const result = checkActivationCode(this.session.store, code, Date.now());
     log.info("device.activation", { deviceId, ok: result.ok, reason: result.reason });
     return result;

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { aliasOf, settingsFromEnv, type Settings } from "../config/settings.ts";
+import { aliasOf, type Settings } from "../config/settings.ts";
+import { runtimeConfig, type RuntimeConfig } from "../config/runtime.ts";
 import { PRESENCE_MIGRATION, Presence } from "../group/presence.ts";
 import { log } from "../log.ts";
 import type { PeerEnvelope } from "../peer/messages.ts";
@@ -19,16 +20,20 @@ export interface GroupMember {
 }
 
 export class GroupObject extends DurableObject<Env> {
-  private readonly settings: Settings;
+  private readonly config: RuntimeConfig;
   private readonly presenceStore: Presence;
   private readonly tasks: TaskStore;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.settings = settingsFromEnv(env).settings;
+    this.config = runtimeConfig(env, env.CONFIG);
     migrate(ctx.storage.sql, [PRESENCE_MIGRATION, TASKS_MIGRATION]);
     this.presenceStore = new Presence(ctx.storage.sql);
     this.tasks = new TaskStore(ctx.storage.sql);
+  }
+
+  private get settings(): Settings {
+    return this.config.settings;
   }
 
   private configuredMembers(groupKey: string): string[] {
@@ -38,11 +43,13 @@ export class GroupObject extends DurableObject<Env> {
   }
 
   async presence(groupKey: string, deviceId: string, online: boolean, at: number): Promise<void> {
+    await this.config.refresh(Date.now());
     this.presenceStore.update(deviceId, online, at);
     log.debug("group.presence", { groupKey, deviceId, online });
   }
 
   async onlineMembers(_groupKey: string): Promise<GroupMember[]> {
+    await this.config.refresh(Date.now());
     return this.presenceStore
       .online()
       .map((m) => ({ deviceId: m.deviceId, name: aliasOf(this.settings, m.deviceId), since: m.changedAt }));
@@ -53,16 +60,19 @@ export class GroupObject extends DurableObject<Env> {
   }
 
   async taskSnapshot(groupKey: string): Promise<VersionedSnapshot> {
+    await this.config.refresh(Date.now());
     return { snapshot: this.snapshot(groupKey), version: this.tasks.version() };
   }
 
   async taskGet(groupKey: string, ids: string[]): Promise<Task[]> {
+    await this.config.refresh(Date.now());
     const wanted = new Set(ids);
     return this.snapshot(groupKey).tasks.filter((t) => wanted.has(t.id));
   }
 
   /** Applies a task change; on a change every online member but the actor gets the new snapshot. */
   async taskApply(groupKey: string, op: TaskOp, actor: string): Promise<{ result: ApplyResult } & VersionedSnapshot> {
+    await this.config.refresh(Date.now());
     const result = this.tasks.apply(op, Date.now());
     const snapshot = this.snapshot(groupKey);
     if (result.ok && result.changed) {
@@ -84,6 +94,7 @@ export class GroupObject extends DurableObject<Env> {
   }
 
   async broadcast(groupKey: string, from: string, envelope: PeerEnvelope): Promise<BroadcastResult> {
+    await this.config.refresh(Date.now());
     const wait = this.presenceStore.takeBroadcast(from, this.settings.PEER_BROADCAST_INTERVAL_MS, Date.now());
     if (wait > 0) return { retryAfterMs: wait, delivered: [], enqueued: [], queueFull: [] };
     this.presenceStore.ensure(this.configuredMembers(groupKey));

@@ -3,7 +3,7 @@ import { cors } from "hono/cors";
 import pkg from "../package.json" with { type: "json" };
 import { runtimeConfig } from "./config/runtime.ts";
 import { dropLlmClients } from "./llm/client.ts";
-import { log, setLogMaxLength } from "./log.ts";
+import { log } from "./log.ts";
 import { apiRoutes } from "./http/api.ts";
 import type { AppEnv } from "./http/context.ts";
 import { apiError } from "./http/errors.ts";
@@ -21,7 +21,6 @@ app.use("*", async (c, next) => {
   const config = runtimeConfig(c.env, c.env.CONFIG, dropLlmClients);
   await config.refresh(Date.now());
   const { settings, invalid } = config;
-  setLogMaxLength(settings.LOG_MAX_MESSAGE_LENGTH);
   if (invalid.length && !reportedInvalid) {
     reportedInvalid = true;
     log.warn("config.invalid_values", { settings: invalid, message: "these settings fell back to their defaults" });

@@ -111,6 +111,9 @@ export function pushTranscript(session: DeviceSession, meetingId: string | null)
   const store = meetings(session);
   const m = meetingId ? store.get(meetingId) : null;
   if (!m || m.phase !== "active") return; // finalised: pushes have stopped
+  // Nobody to push to: stop cycling (an offline badge must not wake its object every few seconds);
+  // the next hello starts the cycle again and the first push carries everything missed.
+  if (!session.current()) return;
   const fresh = store.segments(m.id, m.pushedSeq, 500);
   if (fresh.length > 0) {
     const items = fresh.map((s) => ({ seq: s.seq, ts: s.ts, text: s.text, ...(s.speakerId ? { speakerId: s.speakerId } : {}) }));
@@ -245,6 +248,12 @@ export async function resumeFinalize(session: DeviceSession, meetingId: string |
 export async function retryArchive(session: DeviceSession, meetingId: string | null): Promise<void> {
   const m = meetingId ? meetings(session).get(meetingId) : null;
   if (m?.phase === "done" && m.summary) await archive(session, m, meetings(session).segments(m.id));
+}
+
+/** After a hello in meeting mode the transcript cycle resumes. */
+export function resumeTranscriptPushes(ctx: HandlerCtx): void {
+  const m = meetings(ctx.session).latest();
+  if (ctx.session.mode === "meeting" && m?.phase === "active") schedulePush(ctx.session, m.id);
 }
 
 /** A summary that was produced while the device was away is shown after its next hello. */

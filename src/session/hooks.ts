@@ -11,6 +11,7 @@ import {
   meetingUtterance,
   pushTranscript,
   resumeFinalize,
+  resumeTranscriptPushes,
   retryArchive,
   startMeeting,
 } from "../meeting/meeting.ts";
@@ -34,7 +35,7 @@ export interface ModeLifecycle {
 export type UtteranceHandler = (ctx: HandlerCtx, text: string) => boolean | Promise<boolean>;
 
 /** In order: queued peer messages first (PROTOCOL §3), then mode snapshots. */
-export const afterHelloHooks: AfterHello[] = [deliverInboxAfterHello, debouncedSnapshot, deliverPendingSummary];
+export const afterHelloHooks: AfterHello[] = [deliverInboxAfterHello, debouncedSnapshot, resumeTranscriptPushes, deliverPendingSummary];
 
 export const modeLifecycles: Partial<Record<ModeName, ModeLifecycle>> = {
   working: { start: debouncedSnapshot },

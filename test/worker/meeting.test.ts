@@ -258,3 +258,22 @@ describe("webhook", () => {
     expect(retry!.headers["webhook-signature"]).toBe(`v1,${await hmacB64("test-webhook-secret", `${retry!.headers["webhook-id"]}.${ts}.${retry!.body}`)}`);
   });
 });
+
+describe("transcript cycle while the device is away", () => {
+  it("stops waking the object when nobody listens and resumes after the next hello", async () => {
+    const id = uniqueId("dd:00:11");
+    const sock = await startMeeting(id);
+    await snippet(sock, "before leaving");
+    sock.close();
+    await sock.closed();
+    await fireTimer(id, "meeting-push");
+    const timer = () =>
+      runInDurableObject(stubOf(id), (i) => (i as unknown as { session: DeviceSession }).session.timers.get("meeting-push"));
+    expect(await timer()).toBeUndefined();
+    const { sock: again } = await connectDevice(id);
+    expect(await timer()).toBeDefined();
+    await fireTimer(id, "meeting-push");
+    expect((await again.next((m) => m.phase === "transcript")).items.map((i: Json) => i.text)).toEqual(["before leaving"]);
+    again.close();
+  });
+});

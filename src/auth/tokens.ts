@@ -5,6 +5,17 @@ import { timingSafeEqual } from "./compare.ts";
 // HMAC format of xiaozhi-server, accepted so devices provisioned by such a server keep working.
 
 const ISSUER = "supie-edge";
+
+// Importing an HMAC key costs more than using it: one CryptoKey per secret (JWTs and xiaozhi tokens).
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let k = hmacKeys.get(secret);
+  if (!k) {
+    k = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    hmacKeys.set(secret, k);
+  }
+  return k;
+}
 const AUDIENCE = "supie-device";
 const encoder = new TextEncoder();
 
@@ -25,7 +36,7 @@ export async function issueDeviceToken(
     .setAudience(AUDIENCE)
     .setIssuedAt(iat)
     .setExpirationTime(iat + ttlSeconds)
-    .sign(encoder.encode(secret));
+    .sign(await hmacKey(secret));
 }
 
 export function looksLikeJwt(token: string): boolean {
@@ -52,7 +63,7 @@ export async function verifyDeviceJwt(
   nowMs?: number,
 ): Promise<TokenCheck> {
   try {
-    const { payload } = await jwtVerify(token, encoder.encode(secret), {
+    const { payload } = await jwtVerify(token, await hmacKey(secret), {
       algorithms: ["HS256"],
       issuer: ISSUER,
       audience: AUDIENCE,
@@ -76,10 +87,7 @@ function base64url(bytes: ArrayBuffer): string {
 }
 
 async function hmac(secret: string, text: string): Promise<ArrayBuffer> {
-  const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
-    "sign",
-  ]);
-  return crypto.subtle.sign("HMAC", key, encoder.encode(text));
+  return crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(text));
 }
 
 /** xiaozhi-server format: base64url(HMAC-SHA256(secret, "<client>|<device>|<ts>")).<ts>, ts in seconds. */

@@ -252,8 +252,9 @@ export async function retryArchive(session: DeviceSession, meetingId: string | n
 
 /** After a hello in meeting mode the transcript cycle resumes. */
 export function resumeTranscriptPushes(ctx: HandlerCtx): void {
+  if (ctx.session.mode !== "meeting") return;
   const m = meetings(ctx.session).latest();
-  if (ctx.session.mode === "meeting" && m?.phase === "active") schedulePush(ctx.session, m.id);
+  if (m?.phase === "active") schedulePush(ctx.session, m.id);
 }
 
 /** A summary that was produced while the device was away is shown after its next hello. */

@@ -137,17 +137,12 @@ export class DeviceObject extends DurableObject<Env> {
       sessionId: crypto.randomUUID(),
       headerVersion: binaryVersion(Number(h.get(IDENTITY_HEADERS.protocol))) ?? null,
       assignedId: h.get(IDENTITY_HEADERS.assigned) === "1",
+      auth: h.get(IDENTITY_HEADERS.method) ?? "",
       now: Date.now(),
     });
     const conn = new SocketConn(server, state);
     this.conns.set(server, conn);
     this.session.onConnect(conn);
-    log.info("device.connected", {
-      deviceId,
-      conn: id,
-      auth: h.get(IDENTITY_HEADERS.method),
-      sockets: this.ctx.getWebSockets().length,
-    });
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 

@@ -72,12 +72,13 @@ export class Inbox {
 
   /** Takes everything still valid, oldest first, and removes it in the same synchronous step. */
   drain(now: number): Drained {
-    this.purge(now);
-    const rows = this.sql.exec<{ kind: string; body: string }>("SELECT kind, body FROM inbox ORDER BY seq").toArray();
+    // Read first: the common case, an empty inbox, then writes nothing.
+    const rows = this.sql.exec<{ kind: string; body: string; expires_at: number }>("SELECT kind, body, expires_at FROM inbox ORDER BY seq").toArray();
     if (rows.length === 0) return { messages: [], notices: [] };
     this.sql.exec("DELETE FROM inbox");
     const out: Drained = { messages: [], notices: [] };
     for (const r of rows) {
+      if (r.expires_at <= now) continue;
       if (r.kind === "message") out.messages.push(JSON.parse(r.body) as PeerEnvelope);
       else out.notices.push(JSON.parse(r.body) as object);
     }

@@ -26,6 +26,8 @@ export interface ConnState {
   replacedAt: number | null;
   /** The server assigned the device id (AUTH_MODE=off without one). */
   assignedId: boolean;
+  /** How the upgrade was authenticated (for the connection's log line). */
+  auth: string;
   listen: ListenPhase;
   listenMode: "auto" | "manual" | "realtime";
   listenChangedAt: number;
@@ -53,6 +55,7 @@ export function newConnState(init: {
   sessionId: string;
   headerVersion: BinaryVersion | null;
   assignedId: boolean;
+  auth?: string;
   now: number;
 }): ConnState {
   return {
@@ -70,6 +73,7 @@ export function newConnState(init: {
     warnedAt: null,
     replacedAt: null,
     assignedId: init.assignedId,
+    auth: init.auth ?? "",
     listen: "idle",
     listenMode: "auto",
     listenChangedAt: 0,

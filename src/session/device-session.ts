@@ -54,6 +54,8 @@ export class DeviceSession {
   readonly snapshotVersions = new Map<string, number>();
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly running = new Map<string, Promise<void>>();
+  /** Due time of the sweep timer as last written (undefined: not read yet). */
+  private sweepDue: number | null | undefined;
   private readonly savedActivity = new Map<string, number>();
 
   readonly rt: SessionRuntime;
@@ -141,7 +143,6 @@ export class DeviceSession {
   onConnect(conn: Conn): void {
     const now = this.now();
     if (this.store.get("deviceId") !== conn.state.deviceId) this.store.set("deviceId", conn.state.deviceId);
-    this.store.set("lastSeen", now);
     for (const old of this.rt.sockets()) {
       if (old === conn || !old.open || old.state.replacedAt !== null) continue;
       // The old socket hears why it is going away, and keeps working until it closes.
@@ -165,6 +166,7 @@ export class DeviceSession {
       deviceId: conn.state.deviceId,
       conn: conn.state.id,
       code,
+      helloed: conn.state.helloAt !== null,
       audioFrames: conn.state.audioFrames,
       badFrames: conn.state.badFrames,
     });
@@ -217,7 +219,10 @@ export class DeviceSession {
     // counted (logged at close) and the session carries on.
   }
 
-  /** Points the sweep timer at the next moment any socket needs attention. */
+  /**
+   * Points the sweep timer at the next moment any socket needs attention. A sweep that is already
+   * due earlier is left alone (it recomputes when it fires), so most connects write nothing.
+   */
   reschedule(): void {
     const now = this.now();
     let next: number | null = null;
@@ -227,8 +232,14 @@ export class DeviceSession {
       if (plan.actions.length) next = now;
       else if (plan.next !== null) next = next === null ? plan.next : Math.min(next, plan.next);
     }
-    if (next === null) this.timers.clear(SWEEP);
-    else this.timers.set(SWEEP, next);
+    if (this.sweepDue === undefined) this.sweepDue = this.timers.get(SWEEP)?.due ?? null;
+    if (next === null) {
+      if (this.sweepDue !== null) this.timers.clear(SWEEP);
+      this.sweepDue = null;
+    } else if (this.sweepDue === null || this.sweepDue <= now || next < this.sweepDue) {
+      this.timers.set(SWEEP, next);
+      this.sweepDue = next;
+    }
   }
 
   private limits() {
@@ -271,6 +282,7 @@ export class DeviceSession {
   async onAlarm(): Promise<void> {
     this.timers.alarmFired();
     const due = this.timers.takeDue(this.now());
+    if (due.some((t) => t.name === SWEEP)) this.sweepDue = null;
     for (const timer of due) {
       if (timer.name === SWEEP) continue;
       const prefix = timer.name.split(":")[0]!;

@@ -28,9 +28,12 @@ export async function handleHello(msg: HelloIn, ctx: HandlerCtx): Promise<void> 
     },
   } satisfies HelloOut);
   if (!first) return;
+  // One line per connection: the upgrade itself is not logged separately.
   log.info("device.hello", {
     deviceId: s.deviceId,
     conn: s.id,
+    auth: s.auth,
+    sockets: ctx.session.rt.sockets().length,
     binary: s.binary,
     features: msg.features ? Object.keys(msg.features) : [],
     mode: ctx.session.mode,

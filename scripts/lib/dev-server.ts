@@ -30,12 +30,16 @@ export interface DevServerOptions {
   config?: string;
   /** Print the server's output (for debugging a test). */
   verbose?: boolean;
+  /** wrangler's --log-level (default "info"); the Worker's console.log lines need "log" or "debug". */
+  logLevel?: "debug" | "log" | "info" | "warn" | "error" | "none";
 }
 
 export interface DevServer {
   url: string;
   port: number;
   persistTo: string;
+  /** Process id of the wrangler child (workerd runs among its descendants). */
+  pid: number;
   /** Everything the server printed so far (logs are JSON lines among wrangler's own output). */
   output(): string;
   stop(): Promise<void>;
@@ -61,7 +65,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     persistTo,
     "--show-interactive-dev-session=false",
     "--log-level",
-    "info",
+    opts.logLevel ?? "info",
   ];
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
   const child: ChildProcess = spawn(process.execPath, args, {
@@ -100,6 +104,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     url,
     port,
     persistTo,
+    pid: child.pid ?? 0,
     output: () => out,
     async stop() {
       if (child.exitCode === null) {

@@ -82,6 +82,8 @@ export class DeviceClient {
   readonly received: Json[] = [];
   readonly binary: Buffer[] = [];
   hello: Json | undefined;
+  /** performance.now() marks: socket created, upgrade answered (open), hello reply received. */
+  readonly timing: { created: number; open?: number; hello?: number } = { created: performance.now() };
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Waiter[] = [];
   private closeInfo: { code: number; reason: string } | undefined;
@@ -145,10 +147,13 @@ export class DeviceClient {
       url.searchParams.set("client-id", clientId);
       if (token) url.searchParams.set("authorization", `Bearer ${token}`);
     }
-    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: opts.timeoutMs ?? 10_000 });
     const client = new DeviceClient(ws, opts.deviceId);
     await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
+      ws.once("open", () => {
+        client.timing.open = performance.now();
+        resolve();
+      });
       ws.once("unexpected-response", (_req, res) => {
         let body = "";
         res.on("data", (c: Buffer) => (body += c.toString()));
@@ -159,7 +164,13 @@ export class DeviceClient {
     const hello = opts.hello === undefined ? FIRMWARE_HELLO : opts.hello;
     if (hello !== false) {
       client.send(hello);
-      client.hello = await client.next((m) => m.type === "hello", opts.timeoutMs ?? 10_000);
+      try {
+        client.hello = await client.next((m) => m.type === "hello", opts.timeoutMs ?? 10_000);
+        client.timing.hello = performance.now();
+      } catch (err) {
+        ws.terminate(); // nobody else holds this socket: do not leak it
+        throw err;
+      }
     }
     return client;
   }

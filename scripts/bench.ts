@@ -1,0 +1,270 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { startDevServer, type DevServer } from "./lib/dev-server.ts";
+import { configDrift } from "./lib/bench/config-drift.ts";
+import { snapshotWorker, type Snapshot } from "./lib/bench/snapshot.ts";
+import { cpuPressure, fdLimit, machineCpu, machineCpuShare, openFds, sampleCpu, sampleMemory, workerdProcesses } from "./lib/bench/proc.ts";
+import { collectChecks, renderTable, runScenarios, type BenchReport } from "./lib/bench/report.ts";
+import { SCENARIOS } from "./lib/bench/scenarios/index.ts";
+import { echoTarget, FD_HINT, oursTarget } from "./lib/bench/targets.ts";
+import type { BenchContext, BenchOptions } from "./lib/bench/types.ts";
+
+// npm run bench [-- --devices N --rate R --only connect|capacity --json]
+// Starts bench/wrangler.toml (our Worker unchanged + a bare echo Durable Object, one workerd) with
+// `wrangler dev`, runs the scenarios of scripts/lib/bench/scenarios against both, prints a table
+// (or JSON with --json) and writes .bench/last.json. Progress goes to stderr.
+
+const ROOT = resolve(import.meta.dirname, "..");
+const USAGE = `usage: npm run bench -- [options]
+  --devices N     concurrent idle devices in the capacity scenario (default 1000)
+  --rate R        connects per second in the latency scenario (default 100)
+  --connects N    connections per target in the latency scenario (default 500)
+  --ramp R        opening rate while ramping up the capacity scenario (default 200)
+  --hold S        seconds the idle devices are held (default 5)
+  --timeout MS    per-connection timeout, handshake and hello each (default 10000)
+  --only LIST     comma list of scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
+  --json          print the JSON report instead of the table
+  --verbose       echo wrangler dev's output, with the Worker's own logs, to stderr`;
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: "string", default: "1000" },
+    rate: { type: "string", default: "100" },
+    connects: { type: "string", default: "500" },
+    ramp: { type: "string", default: "200" },
+    hold: { type: "string", default: "5" },
+    timeout: { type: "string", default: "10000" },
+    only: { type: "string" },
+    json: { type: "boolean", default: false },
+    verbose: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+function positive(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) {
+    console.error(`--${name} must be a positive number (got ${v})\n\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+const options: BenchOptions = {
+  devices: Math.round(positive("devices", values.devices)),
+  rate: positive("rate", values.rate),
+  connects: Math.round(positive("connects", values.connects)),
+  ramp: positive("ramp", values.ramp),
+  holdS: Math.round(positive("hold", values.hold)),
+  timeoutMs: positive("timeout", values.timeout),
+};
+const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
+const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
+if (unknown.length) {
+  console.error(`unknown scenario ${unknown.join(", ")}; known: ${SCENARIOS.map((s) => s.name).join(", ")}`);
+  process.exit(2);
+}
+const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
+
+const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
+const notes: string[] = [];
+
+// File descriptors: the client holds one per socket (the latency scenario keeps 2 × connects open,
+// the capacity one 2 × devices); wrangler dev's proxy workerd was seen holding 4–5 per socket.
+const maxSockets = 2 * Math.max(options.connects, options.devices);
+const needFds = maxSockets + 256;
+const selfFds = fdLimit();
+if (selfFds && selfFds.soft < needFds) {
+  const msg = `file descriptor limit ${selfFds.soft} (hard ${selfFds.hard}) is below the ~${needFds} this run needs; connections will fail with EMFILE. Run \`ulimit -n ${Math.min(Math.max(needFds * 2, 65536), selfFds.hard)}\` first.`;
+  log(`WARNING: ${msg}`);
+  notes.push(msg);
+}
+
+const drift = configDrift(join(ROOT, "wrangler.toml"), join(ROOT, "bench/wrangler.toml"));
+if (drift.length) {
+  const msg = `bench/wrangler.toml lacks lines of wrangler.toml (update it): ${drift.join(" | ")}`;
+  log(`WARNING: ${msg}`);
+  notes.push(msg);
+}
+
+let stopping = false;
+let server: DevServer | undefined;
+let snapshot: Snapshot | undefined;
+// Never leave a wrangler dev (and its workerd) running behind a crashed or terminated bench.
+const bail = (why: string, err?: unknown) => {
+  log(`${why}${err ? `: ${(err as Error)?.stack ?? String(err)}` : ""}; stopping the server`);
+  void (server?.stop() ?? Promise.resolve()).finally(() => {
+    snapshot?.remove();
+    process.exit(1);
+  });
+};
+process.on("uncaughtException", (err) => bail("uncaught exception", err));
+process.on("unhandledRejection", (err) => bail("unhandled rejection", err));
+process.on("SIGTERM", () => bail("terminated"));
+process.on("SIGHUP", () => bail("hang-up"));
+process.on("SIGINT", () => {
+  if (stopping) {
+    log("second interrupt: stopping the server now");
+    void (server?.stop() ?? Promise.resolve()).finally(() => {
+      snapshot?.remove();
+      process.exit(130);
+    });
+    return;
+  }
+  stopping = true;
+  log("interrupted: finishing the current step, closing sockets, stopping the server (Ctrl-C again to force)");
+});
+
+function macIds(prefix: string, n: number): string[] {
+  // MAC-shaped ids, one locally administered OUI per prefix: like one vendor's fleet, the devices of
+  // a phase share the default group (the id's first 8 characters).
+  const h = createHash("sha256").update(prefix).digest();
+  const oui = [(h[0]! & 0xfc) | 0x02, h[1]!, h[2]!];
+  const hex = (b: number) => b.toString(16).padStart(2, "0");
+  return Array.from({ length: n }, (_, i) => [...oui, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff].map(hex).join(":"));
+}
+
+function version(pkg: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return null;
+  }
+}
+
+function gitHead(): string | null {
+  try {
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return null;
+  }
+}
+
+const startedAt = new Date();
+log("bundling bench/wrangler.toml (a snapshot: edits during the run do not reload the Worker)");
+const snap = await snapshotWorker(join(ROOT, "bench/wrangler.toml"));
+snapshot = snap;
+log(`starting the snapshot (${Math.round(snap.bytes / 1024)} KiB) under wrangler dev`);
+const startServer = () =>
+  startDevServer({
+    config: snap.config,
+    verbose: values.verbose,
+    // Quiet unless asked: wrangler printing a line per request costs CPU on the same machine.
+    logLevel: values.verbose ? "log" : "warn",
+    vars: {
+      AUTH_MODE: "device-token",
+      DEVICE_TOKEN_SECRET: "bench-device-token-secret",
+      ADMIN_TOKEN: "bench-admin-token",
+    },
+  });
+const describe = (srv: DevServer) =>
+  workerdProcesses(srv.pid, srv.port)
+    .map((p) => `${p.role} pid ${p.pid} ${Math.round(p.rssKiB / 1024)} MiB`)
+    .join(", ") || "workerd not found";
+try {
+  server = await startServer();
+} catch (err) {
+  snap.remove();
+  throw err;
+}
+let srv: DevServer = server;
+let starts = 1;
+/** Server output of every server of the run, for the error scan at the end. */
+const outputs: (() => string)[] = [srv.output];
+const workerd = workerdProcesses(srv.pid, srv.port);
+log(`server at ${srv.url}; ${describe(srv)}`);
+for (const p of workerd) {
+  const lim = fdLimit(p.pid);
+  if (lim && lim.soft < 5 * maxSockets + 256) notes.push(`workerd ${p.role} (pid ${p.pid}) may run out of file descriptors: limit ${lim.soft}`);
+}
+
+const base = () => srv.url;
+const ctx: BenchContext = {
+  get server() {
+    return srv;
+  },
+  options,
+  ours: oursTarget(base),
+  echo: echoTarget(base),
+  async restart() {
+    await srv.stop();
+    server = undefined;
+    srv = await startServer();
+    server = srv;
+    starts++;
+    outputs.push(srv.output);
+    log(`fresh server at ${srv.url}; ${describe(srv)}`);
+  },
+  log,
+  memory: () => sampleMemory(srv.pid, srv.port),
+  cpu: () => sampleCpu(srv.pid, srv.port),
+  stopped: () => stopping,
+  ids: macIds,
+};
+
+const loadBefore = loadavg();
+const machineBefore = machineCpu();
+const pressureBefore = cpuPressure();
+let exitCode = 0;
+let report: BenchReport | undefined;
+try {
+  const results = await runScenarios(scenarios, ctx);
+  const emfile = JSON.stringify(results).includes("EMFILE");
+  if (emfile) notes.push(FD_HINT);
+  const serverErrors = outputs
+    .flatMap((o) => o().split("\n"))
+    .filter((l) => /"level":"error"|✘|\bERROR\b|Uncaught/.test(l));
+  if (serverErrors.length) notes.push(`server printed ${serverErrors.length} error lines, e.g. ${serverErrors.slice(0, 3).join(" ⏎ ").slice(0, 600)}`);
+  if (results.some((r) => r.error)) exitCode = 1;
+  const machine = machineCpuShare(machineBefore, machineCpu());
+  const summary =
+    `wrangler dev ×${starts} · ${cpus().length} CPUs · machine busy ${machine ? `${machine.busyPct}% (steal ${machine.stealPct}%)` : "?"} · ` +
+    `CPU pressure avg60 ${cpuPressure() ?? "?"}% · devices ${options.devices}, ${options.connects} connects/target at ${options.rate}/s`;
+  report = {
+    meta: {
+      summary,
+      startedAt: startedAt.toISOString(),
+      durationS: Math.round((Date.now() - startedAt.getTime()) / 100) / 10,
+      options,
+      scenarios: scenarios.map((s) => s.name),
+      interrupted: stopping,
+      git: gitHead(),
+      node: process.version,
+      wrangler: version("wrangler"),
+      cpus: cpus().length,
+      loadavg: { before: loadBefore.map((x) => Math.round(x * 100) / 100), after: loadavg().map((x) => Math.round(x * 100) / 100) },
+      // The machine is shared: busy/steal over the run and CPU pressure tell how noisy the figures are.
+      machineCpu: machine,
+      cpuPressureAvg60: { before: pressureBefore, after: cpuPressure() },
+      fdLimit: { client: selfFds, workerd: workerd.map((p) => ({ pid: p.pid, role: p.role, limit: fdLimit(p.pid), open: openFds(p.pid) })) },
+      workerdAtStart: workerd,
+      serverStarts: starts,
+      server: "wrangler dev on a bundled snapshot of bench/wrangler.toml, a fresh one per scenario: clients → dev proxy workerd → worker workerd",
+      bundleKiB: Math.round(snap.bytes / 1024),
+    },
+    scenarios: results,
+    checks: collectChecks(results),
+    notes,
+  };
+  mkdirSync(join(ROOT, ".bench"), { recursive: true });
+  writeFileSync(join(ROOT, ".bench/last.json"), JSON.stringify(report, null, 2) + "\n");
+  if (values.json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+  else process.stdout.write(renderTable(report) + "\n");
+  log(`report written to .bench/last.json`);
+} catch (err) {
+  exitCode = 1;
+  log(`bench failed: ${(err as Error).stack ?? String(err)}`);
+  log(`server output (tail):\n${srv.output().slice(-3000)}`);
+} finally {
+  log("stopping the server");
+  await srv.stop();
+  snap.remove();
+}
+process.exit(exitCode);

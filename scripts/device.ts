@@ -1,0 +1,116 @@
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { DeviceClient } from "./lib/device-client.ts";
+import { formatIncoming, parseSimCommand, SIM_HELP, simHello } from "./lib/sim-commands.ts";
+
+// Interactive device simulator: OTA check, WebSocket with the firmware's headers, firmware hello,
+// then commands from stdin (see `help`). Every frame that arrives is printed as one `< ...` line.
+//   npm run device -- --url http://127.0.0.1:8787 --id aa:bb:cc:dd:ee:ff [--client <uuid>] [--alias] [--protocol 1|2|3] [--query]
+
+const { values } = parseArgs({
+  options: {
+    url: { type: "string", default: "http://127.0.0.1:8787" },
+    id: { type: "string", default: "aa:bb:cc:dd:ee:ff" },
+    client: { type: "string" },
+    alias: { type: "boolean", default: false },
+    protocol: { type: "string", default: "1" },
+    query: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (values.help) {
+  console.log(
+    "usage: npm run device -- --url http://127.0.0.1:8787 --id aa:bb:cc:dd:ee:ff [--client <uuid>] [--alias] [--protocol 1|2|3] [--query]\n" +
+      "  --alias     use the /xiaozhi/ paths instead of /supie/\n  --query     identity and token in the URL query, like the browser test page\n\n" +
+      SIM_HELP,
+  );
+  process.exit(0);
+}
+const protocol = Number(values.protocol);
+if (protocol !== 1 && protocol !== 2 && protocol !== 3) {
+  console.error(`--protocol must be 1, 2 or 3 (got ${values.protocol})`);
+  process.exit(2);
+}
+
+let client: DeviceClient;
+try {
+  client = await DeviceClient.connect({
+    baseUrl: values.url,
+    deviceId: values.id,
+    ...(values.client ? { clientId: values.client } : {}),
+    alias: values.alias,
+    protocolVersion: protocol,
+    identity: values.query ? "query" : "headers",
+    hello: simHello(protocol),
+  });
+} catch (err) {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  console.error(`! connect failed: ${e.message}${e.cause ? ` (${e.cause.code ?? e.cause.message})` : ""}`);
+  process.exit(1);
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const shown = new URL(client.ws.url);
+if (shown.searchParams.has("authorization")) shown.searchParams.set("authorization", "Bearer …"); // keep tokens off the screen
+say(`* connected to ${shown} as ${client.deviceId}`);
+say(`< ${JSON.stringify(client.hello)}`);
+// Frames that arrived together with the hello were buffered by the client: print them first.
+for (const msg of client.inbox.splice(0)) say(`< ${JSON.stringify(msg)}`);
+for (const b of client.binary.splice(0)) say(`< [binary ${b.byteLength} bytes]`);
+client.ws.on("message", (data, isBinary) => {
+  say(formatIncoming(data as Buffer, isBinary));
+  client.inbox.length = 0; // printed; keep nothing for next()
+  client.binary.length = 0;
+});
+
+const rl = createInterface({ input: process.stdin, terminal: false });
+void client.closed.then(({ code, reason }) => {
+  say(`* closed: code ${code}${reason ? ` reason "${reason}"` : ""}`);
+  rl.close();
+  process.exit(0);
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let busy: Promise<void> = Promise.resolve();
+rl.on("line", (line) => {
+  // Commands run in order, even when one (audio) takes a while.
+  busy = busy.then(async () => {
+    const action = parseSimCommand(line, protocol);
+    if (!client.isOpen && action.kind !== "quit" && action.kind !== "help" && action.kind !== "none") {
+      say("! socket is not open");
+      return;
+    }
+    switch (action.kind) {
+      case "json":
+        client.send(action.msg);
+        break;
+      case "raw":
+        client.sendRaw(action.text);
+        break;
+      case "binary":
+        for (const [i, f] of action.frames.entries()) {
+          if (i) await sleep(60);
+          if (!client.isOpen) break;
+          client.sendRaw(f);
+        }
+        say(`* sent ${action.frames.length} binary frames`);
+        break;
+      case "help":
+        say(SIM_HELP);
+        break;
+      case "error":
+        say(`! ${action.message}`);
+        break;
+      case "quit":
+        await client.close(1000, "bye");
+        break;
+      case "none":
+        break;
+    }
+  });
+});
+rl.on("close", () => {
+  // End of stdin (piped input): finish queued commands, give replies a second, then close politely.
+  void busy.then(() => sleep(1000)).then(() => client.close(1000, "bye"));
+});

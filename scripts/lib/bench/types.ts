@@ -1,0 +1,78 @@
+import type { DevServer } from "../dev-server.ts";
+import type { CpuSample, MemorySample } from "./proc.ts";
+import type { Target } from "./targets.ts";
+
+// The benchmark's extension points. A scenario measures one thing for our Worker and for the bare
+// echo Durable Object in the same workerd, and returns figures side by side; the runner adds the
+// ratio (ours / echo), checks targets and prints. Add a scenario: write a `Scenario` in
+// scenarios/<name>.ts and list it in scenarios/index.ts.
+
+export interface BenchOptions {
+  /** Concurrent idle devices for the capacity scenario. */
+  devices: number;
+  /** Connects per second in the latency scenario. */
+  rate: number;
+  /** Connections per target in the latency scenario. */
+  connects: number;
+  /** Opening rate while ramping up the capacity scenario. */
+  ramp: number;
+  /** Seconds the idle devices are held open. */
+  holdS: number;
+  /** Per-connection timeout (hello reply). */
+  timeoutMs: number;
+}
+
+export interface BenchContext {
+  /** The running server; replaced by restart(). Every scenario starts on a fresh one. */
+  readonly server: DevServer;
+  options: BenchOptions;
+  readonly ours: Target;
+  readonly echo: Target;
+  /**
+   * Stops the server and starts a fresh one from the same snapshot (same code, config and
+   * secrets, new workerd, empty storage). For measurements that the previous phase's leftovers
+   * would skew, such as memory: workerd does not give freed memory back.
+   */
+  restart(): Promise<void>;
+  /** Progress line on stderr. */
+  log(msg: string): void;
+  /** RSS of the workerd processes wrangler dev spawned (null where /proc is unavailable). */
+  memory(): MemorySample | null;
+  /** CPU time used so far by the workerd processes (null where /proc is unavailable). */
+  cpu(): CpuSample | null;
+  /** Set when the run is interrupted (Ctrl-C): scenarios stop opening connections and clean up. */
+  stopped(): boolean;
+  /** Unique device ids for this run: `<prefix>` + index, valid device ids. */
+  ids(prefix: string, n: number): string[];
+}
+
+
+/** A check on a figure, e.g. "< 50 ms" on ours, or "≤ 1.5× echo" on the ratio. */
+export interface Check {
+  text: string;
+  pass: boolean;
+}
+
+export interface Figure {
+  name: string;
+  unit: string;
+  ours: number | null;
+  echo: number | null;
+  /** Filled by the runner: ours / echo, when both are numbers and echo is not 0. */
+  ratio?: number | null;
+  checks?: Check[];
+}
+
+export interface ScenarioResult {
+  figures: Figure[];
+  /** Everything else worth keeping in the JSON report (distributions, error tallies, samples). */
+  details: Record<string, unknown>;
+  /** Observations for the reader (failures, odd behaviour). */
+  notes: string[];
+}
+
+export interface Scenario {
+  name: string;
+  title: string;
+  run(ctx: BenchContext): Promise<ScenarioResult>;
+}

@@ -1,0 +1,110 @@
+import { encodeFrame, type BinaryVersion } from "../../src/protocol/binary.ts";
+import { FIRMWARE_HELLO, type Json } from "./device-client.ts";
+
+// The device simulator's command language (scripts/device.ts): one line in, one action out. Pure,
+// so it can be unit-tested and reused by other interactive tools.
+
+export type SimAction =
+  | { kind: "json"; msg: Json }
+  | { kind: "raw"; text: string }
+  | { kind: "binary"; frames: Uint8Array[] }
+  | { kind: "help" }
+  | { kind: "quit" }
+  | { kind: "none" }
+  | { kind: "error"; message: string };
+
+export const SIM_HELP = `commands:
+  {json}                              send a raw JSON line as is
+  ping                                {"type":"ping"}
+  hello                               the firmware hello again
+  listen start [auto|manual|realtime] start capturing (default auto)
+  listen stop                         end of utterance
+  say <text>                          {"type":"listen","state":"detect","text":...}
+  abort                               barge-in
+  mode start|end meeting|working|coding
+  peer <to> <text>                    chat message to a device id, "broadcast" or "group:<key>"
+  task list                           {"type":"workflow","event":"list"}
+  audio <n>                           n fake Opus frames, 60 ms apart (binary, in the --protocol version)
+  raw <text>                          send text exactly as typed
+  help, quit`;
+
+const LISTEN_MODES = new Set(["auto", "manual", "realtime"]);
+const MODES = new Set(["meeting", "working", "coding"]);
+
+/** A fake Opus packet: a TOC byte for a 60 ms SILK frame followed by filler (not decodable audio). */
+function fakeOpus(i: number): Uint8Array {
+  const p = new Uint8Array(40);
+  p[0] = 0x18;
+  p.fill(i & 0xff, 1);
+  return p;
+}
+
+/** The firmware hello; its `version` is the binary protocol version, as the firmware sends it. */
+export function simHello(protocol: BinaryVersion = 1): Json {
+  return { ...FIRMWARE_HELLO, version: protocol };
+}
+
+export function parseSimCommand(line: string, protocol: BinaryVersion = 1): SimAction {
+  const text = line.trim();
+  if (!text) return { kind: "none" };
+  if (text.startsWith("{")) return { kind: "raw", text };
+  const [cmd = "", ...rest] = text.split(/\s+/);
+  const arg = text.slice(cmd.length).trim();
+  const usage = (u: string): SimAction => ({ kind: "error", message: `usage: ${u}` });
+  switch (cmd.toLowerCase()) {
+    case "ping":
+      return { kind: "json", msg: { type: "ping" } };
+    case "hello":
+      return { kind: "json", msg: simHello(protocol) };
+    case "listen": {
+      const [state, mode = "auto"] = rest;
+      if (state === "start" && LISTEN_MODES.has(mode)) return { kind: "json", msg: { type: "listen", state: "start", mode } };
+      if (state === "stop") return { kind: "json", msg: { type: "listen", state: "stop" } };
+      return usage("listen start [auto|manual|realtime] | listen stop");
+    }
+    case "say":
+      return arg ? { kind: "json", msg: { type: "listen", state: "detect", text: arg } } : usage("say <text>");
+    case "abort":
+      return { kind: "json", msg: { type: "abort" } };
+    case "mode": {
+      const [state, mode] = rest;
+      if ((state === "start" || state === "end") && mode && MODES.has(mode)) return { kind: "json", msg: { type: "mode", state, mode } };
+      return usage("mode start|end meeting|working|coding");
+    }
+    case "peer": {
+      const [to] = rest;
+      const msg = arg.slice(to?.length ?? 0).trim();
+      if (!to || !msg) return usage("peer <to> <text>");
+      return { kind: "json", msg: { type: "peer", to: [to], category: "chat", payload: { text: msg } } };
+    }
+    case "task":
+      return rest[0] === "list" ? { kind: "json", msg: { type: "workflow", event: "list" } } : usage("task list");
+    case "audio": {
+      const n = Number(rest[0] ?? "1");
+      if (!Number.isInteger(n) || n < 0 || n > 10_000) return usage("audio <n> (0..10000)");
+      return { kind: "binary", frames: Array.from({ length: n }, (_, i) => encodeFrame(protocol, fakeOpus(i), i * 60)) };
+    }
+    case "raw":
+      return arg ? { kind: "raw", text: arg } : usage("raw <text>");
+    case "help":
+    case "?":
+      return { kind: "help" };
+    case "quit":
+    case "exit":
+      return { kind: "quit" };
+    default:
+      return { kind: "error", message: `unknown command "${cmd}" (try help)` };
+  }
+}
+
+/** One printable line for an incoming frame. */
+export function formatIncoming(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): string {
+  const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+  if (isBinary) return `< [binary ${buf.byteLength} bytes]`;
+  const text = buf.toString("utf8");
+  try {
+    return `< ${JSON.stringify(JSON.parse(text))}`;
+  } catch {
+    return `< ${text}`;
+  }
+}

@@ -1,0 +1,74 @@
+import { resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseFrame } from "../../src/protocol/binary.ts";
+import { configDrift } from "../../scripts/lib/bench/config-drift.ts";
+import { summarize } from "../../scripts/lib/bench/stats.ts";
+import { failureKind } from "../../scripts/lib/bench/targets.ts";
+import { formatIncoming, parseSimCommand } from "../../scripts/lib/sim-commands.ts";
+
+// The device simulator's command language and the benchmark's pure helpers.
+
+describe("device simulator commands", () => {
+  it("maps short commands to protocol messages", () => {
+    expect(parseSimCommand("ping")).toEqual({ kind: "json", msg: { type: "ping" } });
+    expect(parseSimCommand("listen start")).toEqual({ kind: "json", msg: { type: "listen", state: "start", mode: "auto" } });
+    expect(parseSimCommand("listen start realtime")).toEqual({ kind: "json", msg: { type: "listen", state: "start", mode: "realtime" } });
+    expect(parseSimCommand("listen stop")).toEqual({ kind: "json", msg: { type: "listen", state: "stop" } });
+    expect(parseSimCommand("say  你好 小智 ")).toEqual({ kind: "json", msg: { type: "listen", state: "detect", text: "你好 小智" } });
+    expect(parseSimCommand("abort")).toEqual({ kind: "json", msg: { type: "abort" } });
+    expect(parseSimCommand("mode end coding")).toEqual({ kind: "json", msg: { type: "mode", state: "end", mode: "coding" } });
+    expect(parseSimCommand("peer AA:BB:CC:00:00:01 hello there")).toEqual({
+      kind: "json",
+      msg: { type: "peer", to: ["AA:BB:CC:00:00:01"], category: "chat", payload: { text: "hello there" } },
+    });
+    expect(parseSimCommand("task list")).toEqual({ kind: "json", msg: { type: "workflow", event: "list" } });
+    expect(parseSimCommand('{"type":"ping"}')).toEqual({ kind: "raw", text: '{"type":"ping"}' });
+    expect(parseSimCommand("raw not json")).toEqual({ kind: "raw", text: "not json" });
+    expect(parseSimCommand("quit").kind).toBe("quit");
+    expect(parseSimCommand("   ").kind).toBe("none");
+  });
+
+  it("sends the hello with the binary protocol version", () => {
+    expect(parseSimCommand("hello", 2)).toMatchObject({ kind: "json", msg: { type: "hello", version: 2, transport: "websocket" } });
+  });
+
+  it("frames fake audio in the socket's protocol version", () => {
+    for (const v of [1, 2, 3] as const) {
+      const action = parseSimCommand("audio 3", v);
+      if (action.kind !== "binary") throw new Error("expected binary frames");
+      expect(action.frames).toHaveLength(3);
+      for (const f of action.frames) expect(parseFrame(v, f)).toMatchObject({ ok: true, kind: "audio" });
+    }
+  });
+
+  it("explains bad input instead of sending it", () => {
+    for (const line of ["listen maybe", "mode start lunch", "peer onlyone", "audio -1", "task add", "frobnicate"]) {
+      expect(parseSimCommand(line).kind).toBe("error");
+    }
+  });
+
+  it("prints every incoming frame on one line", () => {
+    expect(formatIncoming(Buffer.from('{"type":"pong"}'), false)).toBe('< {"type":"pong"}');
+    expect(formatIncoming(Buffer.from("{\n  \"a\": 1\n}"), false)).toBe('< {"a":1}');
+    expect(formatIncoming(Buffer.alloc(12), true)).toBe("< [binary 12 bytes]");
+  });
+});
+
+describe("benchmark helpers", () => {
+  it("summarizes with nearest-rank percentiles", () => {
+    const s = summarize(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(s).toMatchObject({ n: 100, p50: 50, p90: 90, p99: 99, max: 100, mean: 50.5 });
+    expect(summarize([])).toBeNull();
+  });
+
+  it("labels connection failures for tallies", () => {
+    expect(failureKind(Object.assign(new Error("upgrade refused"), { status: 401 }))).toBe("upgrade 401");
+    expect(failureKind(Object.assign(new Error("x"), { code: "EMFILE" }))).toBe("EMFILE");
+    expect(failureKind(new Error("no matching message within 10000 ms; pending: []"))).toBe("hello timeout");
+  });
+
+  it("keeps bench/wrangler.toml in step with wrangler.toml", () => {
+    const root = resolve(import.meta.dirname, "../..");
+    expect(configDrift(resolve(root, "wrangler.toml"), resolve(root, "bench/wrangler.toml"))).toEqual([]);
+  });
+});

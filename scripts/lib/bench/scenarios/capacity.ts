@@ -15,8 +15,8 @@ import type { BenchContext, Figure, Scenario } from "../types.ts";
 // does the same work for both); stacked (the first phase held while the second opened), the bare
 // echo, going first, came out at 1.5× *our* per-device memory. Two fresh servers from the same
 // snapshot are the same runtime, code and config, and give each target the same starting point.
-// All OTA checks run before either phase (tokens are stateless), so both figures are sockets and
-// objects only.
+// All OTA checks run first, on a server of their own (tokens are stateless and stay valid), so
+// both figures are sockets and objects only.
 
 interface Phase {
   target: string;
@@ -111,6 +111,7 @@ export const capacityScenario: Scenario = {
     const ota = await paced(n, ctx.options.ramp, (i) => ctx.ours.prepare(ids.ours[i]!), ctx.stopped);
     const otaFailures = tally(ota.results.flatMap((r) => (r.status === "rejected" ? [failureKind(r.reason)] : [])));
 
+    await ctx.restart(); // the OTA checks' leftovers would flatter whichever phase ran on that server
     const echo = await phase(ctx, ctx.echo, ids.echo);
     if (ctx.stopped()) throw new Error("interrupted before our devices were opened");
     await ctx.restart();
@@ -147,7 +148,7 @@ export const capacityScenario: Scenario = {
         devices: n,
         ramp: ctx.options.ramp,
         holdS: ctx.options.holdS,
-        order: "OTA for ours; echo on a fresh server; ours on another fresh server",
+        order: "OTA checks for ours; then echo on a fresh server; then ours on another fresh server",
         otaFailures,
         ours,
         echo,

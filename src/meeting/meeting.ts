@@ -28,7 +28,7 @@ const SUMMARY_TIMEOUT_MS = 30_000;
 const stores = new WeakMap<DeviceSession, MeetingStore>();
 export function meetings(session: DeviceSession): MeetingStore {
   let s = stores.get(session);
-  if (!s) stores.set(session, (s = new MeetingStore(session.rt.sql)));
+  if (!s) stores.set(session, (s = new MeetingStore(session.rt.sql, session.schema)));
   return s;
 }
 
@@ -234,7 +234,7 @@ function queueWebhook(session: DeviceSession, m: MeetingRow, summary: Summary): 
   if (!url) return;
   const id = `wh_${m.id}`;
   const body = JSON.stringify({ event: "meeting.summarized", meetingId: m.id, deviceId: session.deviceId, summary: { ...summary, duration: formatDuration((m.endedAt ?? m.startedAt) - m.startedAt), ...(m.degraded ? { degraded: m.degraded } : {}) } });
-  new WebhookOutbox(session.rt.sql).add(id, url, body, session.now());
+  new WebhookOutbox(session.rt.sql, session.schema).add(id, url, body, session.now());
   session.timers.set(`${WEBHOOK_TIMER}:${id}`, session.now(), id);
 }
 

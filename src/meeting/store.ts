@@ -1,4 +1,4 @@
-import type { Sql } from "../storage/sql.ts";
+import type { Schema, Sql } from "../storage/sql.ts";
 import type { Segment } from "./messages.ts";
 import type { Summary } from "./summary.ts";
 
@@ -74,38 +74,48 @@ export function newMeetingId(now: number): string {
 
 export class MeetingStore {
   private readonly sql: Sql;
+  private readonly schema: Schema;
 
-  constructor(sql: Sql) {
+  constructor(sql: Sql, schema: Schema) {
     this.sql = sql;
+    this.schema = schema;
+  }
+
+  /** The tables, created on first use. */
+  private get db(): Sql {
+    this.schema.ensure();
+    return this.sql;
   }
 
   /** The newest meeting of this device, whatever its phase. */
   latest(): MeetingRow | null {
+    if (!this.schema.exists()) return null;
     const r = this.sql.exec<Raw>("SELECT * FROM meetings ORDER BY started_at DESC, rowid DESC LIMIT 1").toArray()[0];
     return r ? toRow(r) : null;
   }
 
   get(id: string): MeetingRow | null {
+    if (!this.schema.exists()) return null;
     const r = this.sql.exec<Raw>("SELECT * FROM meetings WHERE id = ?", id).toArray()[0];
     return r ? toRow(r) : null;
   }
 
   create(now: number): MeetingRow {
     const id = newMeetingId(now);
-    this.sql.exec("INSERT INTO meetings (id, started_at, phase) VALUES (?, ?, 'active')", id, now);
+    this.db.exec("INSERT INTO meetings (id, started_at, phase) VALUES (?, ?, 'active')", id, now);
     return this.get(id)!;
   }
 
   count(id: string): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM meeting_segments WHERE meeting_id = ?", id).one().n;
+    return this.db.exec<{ n: number }>("SELECT COUNT(*) AS n FROM meeting_segments WHERE meeting_id = ?", id).one().n;
   }
 
   add(id: string, items: ReadonlyArray<{ text: string; speakerId?: string; tag?: string }>, now: number): Segment[] {
-    const last = this.sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM meeting_segments WHERE meeting_id = ?", id).one().s ?? 0;
+    const last = this.db.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM meeting_segments WHERE meeting_id = ?", id).one().s ?? 0;
     const out: Segment[] = [];
     items.forEach((item, i) => {
       const seq = last + i + 1;
-      this.sql.exec(
+      this.db.exec(
         "INSERT INTO meeting_segments (meeting_id, seq, ts, text, speaker_id, tag) VALUES (?, ?, ?, ?, ?, ?)",
         id,
         seq,
@@ -132,24 +142,24 @@ export class MeetingStore {
   }
 
   markPushed(id: string, seq: number): void {
-    this.sql.exec("UPDATE meetings SET pushed_seq = MAX(pushed_seq, ?) WHERE id = ?", seq, id);
+    this.db.exec("UPDATE meetings SET pushed_seq = MAX(pushed_seq, ?) WHERE id = ?", seq, id);
   }
 
   /** active → finalizing, once: true only for the caller that made the change. */
   beginFinalize(id: string, now: number): boolean {
-    return this.sql.exec("UPDATE meetings SET phase = 'finalizing', ended_at = ? WHERE id = ? AND phase = 'active'", now, id).rowsWritten > 0;
+    return this.db.exec("UPDATE meetings SET phase = 'finalizing', ended_at = ? WHERE id = ? AND phase = 'active'", now, id).rowsWritten > 0;
   }
 
   finish(id: string, summary: Summary, degraded: string | null): void {
-    this.sql.exec("UPDATE meetings SET phase = 'done', summary = ?, degraded = ? WHERE id = ?", JSON.stringify(summary), degraded, id);
+    this.db.exec("UPDATE meetings SET phase = 'done', summary = ?, degraded = ? WHERE id = ?", JSON.stringify(summary), degraded, id);
   }
 
   markSummaryDelivered(id: string): void {
-    this.sql.exec("UPDATE meetings SET summary_delivered = 1 WHERE id = ?", id);
+    this.db.exec("UPDATE meetings SET summary_delivered = 1 WHERE id = ?", id);
   }
 
   /** Segments are archived with the meeting; the device keeps only what it still needs. */
   dropSegments(id: string): void {
-    this.sql.exec("DELETE FROM meeting_segments WHERE meeting_id = ?", id);
+    this.db.exec("DELETE FROM meeting_segments WHERE meeting_id = ?", id);
   }
 }

@@ -5,6 +5,6 @@ import { WebhookOutbox, attemptDelivery } from "./webhook.ts";
 /** Alarm handler for `webhook:<id>`: one attempt, and the retry timer when one is due. */
 export async function deliverWebhook(session: DeviceSession, id: string | null): Promise<void> {
   if (!id) return;
-  const retryIn = await attemptDelivery(new WebhookOutbox(session.rt.sql), id, session.settings.MEETING_WEBHOOK_SECRET, session.now(), session.deviceId);
+  const retryIn = await attemptDelivery(new WebhookOutbox(session.rt.sql, session.schema), id, session.settings.MEETING_WEBHOOK_SECRET, session.now(), session.deviceId);
   if (retryIn !== null) session.timers.set(`${WEBHOOK_TIMER}:${id}`, session.now() + retryIn, id);
 }

@@ -1,5 +1,5 @@
 import { log } from "../log.ts";
-import type { Sql } from "../storage/sql.ts";
+import type { Schema, Sql } from "../storage/sql.ts";
 
 // The meeting webhook (PROTOCOL §6.1): signed twice (our X-Meeting-Signature and the Standard
 // Webhooks headers), 5 s timeout, one retry after a random 2-5 s with the same webhook-id. The
@@ -92,32 +92,41 @@ export interface OutboxEntry {
 
 export class WebhookOutbox {
   private readonly sql: Sql;
+  private readonly schema: Schema;
 
-  constructor(sql: Sql) {
+  constructor(sql: Sql, schema: Schema) {
     this.sql = sql;
+    this.schema = schema;
+  }
+
+  /** The tables, created on first use. */
+  private get db(): Sql {
+    this.schema.ensure();
+    return this.sql;
   }
 
   add(id: string, url: string, body: string, now: number): void {
-    this.sql.exec("INSERT OR IGNORE INTO webhook_outbox (id, url, body, created_at) VALUES (?, ?, ?, ?)", id, url, body, now);
+    this.db.exec("INSERT OR IGNORE INTO webhook_outbox (id, url, body, created_at) VALUES (?, ?, ?, ?)", id, url, body, now);
   }
 
   get(id: string): OutboxEntry | undefined {
+    if (!this.schema.exists()) return undefined;
     return this.sql.exec<{ id: string; url: string; body: string; attempts: number }>("SELECT id, url, body, attempts FROM webhook_outbox WHERE id = ?", id).toArray()[0];
   }
 
   attempted(id: string): void {
-    this.sql.exec("UPDATE webhook_outbox SET attempts = attempts + 1 WHERE id = ?", id);
+    this.db.exec("UPDATE webhook_outbox SET attempts = attempts + 1 WHERE id = ?", id);
   }
 
   remove(id: string): void {
-    this.sql.exec("DELETE FROM webhook_outbox WHERE id = ?", id);
+    this.db.exec("DELETE FROM webhook_outbox WHERE id = ?", id);
   }
 
   /** Counts final outcomes and returns the totals, for the log line operators read. */
   count(outcome: "ok" | "retry_ok" | "fail"): Record<"ok" | "retry_ok" | "fail", number> {
-    this.sql.exec("INSERT INTO webhook_stats (outcome, n) VALUES (?, 1) ON CONFLICT(outcome) DO UPDATE SET n = n + 1", outcome);
+    this.db.exec("INSERT INTO webhook_stats (outcome, n) VALUES (?, 1) ON CONFLICT(outcome) DO UPDATE SET n = n + 1", outcome);
     const totals = { ok: 0, retry_ok: 0, fail: 0 };
-    for (const r of this.sql.exec<{ outcome: string; n: number }>("SELECT outcome, n FROM webhook_stats").toArray()) {
+    for (const r of this.db.exec<{ outcome: string; n: number }>("SELECT outcome, n FROM webhook_stats").toArray()) {
       if (r.outcome in totals) totals[r.outcome as keyof typeof totals] = r.n;
     }
     return totals;

@@ -88,7 +88,9 @@ export class DeviceObject extends DurableObject<Env> {
       },
       sql: ctx.storage.sql,
       alarm: {
-        setAlarm: (at) => void ctx.storage.setAlarm(at),
+        // The hello reply need not wait for the alarm write: the timers it serves are either
+        // recomputed on every alarm (the socket sweep) or stored in SQL rows that are confirmed.
+        setAlarm: (at) => void ctx.storage.setAlarm(at, { allowUnconfirmed: true }),
         deleteAlarm: () => void ctx.storage.deleteAlarm(),
       },
       now: () => Date.now(),
@@ -176,7 +178,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   private async adopt(deviceId: string): Promise<void> {
     await this.fresh();
-    if (!this.session.deviceId) this.session.store.set("deviceId", deviceId);
+    this.session.remember(deviceId);
   }
 
   async info(deviceId: string): Promise<DeviceInfo> {

@@ -1,4 +1,4 @@
-import type { Sql } from "../storage/sql.ts";
+import type { Schema, Sql } from "../storage/sql.ts";
 import type { DeliveryOutcome, PeerEnvelope } from "./messages.ts";
 
 // The offline inbox in the target device's own SQLite (PROTOCOL §9). The server message id is the
@@ -31,9 +31,11 @@ export interface Drained {
 
 export class Inbox {
   private readonly sql: Sql;
+  private readonly schema: Schema;
 
-  constructor(sql: Sql) {
+  constructor(sql: Sql, schema: Schema) {
     this.sql = sql;
+    this.schema = schema;
   }
 
   private purge(now: number): void {
@@ -41,10 +43,12 @@ export class Inbox {
   }
 
   count(now: number): number {
+    if (!this.schema.exists()) return 0;
     return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox WHERE kind = 'message' AND expires_at > ?", now).one().n;
   }
 
   enqueue(env: PeerEnvelope, limits: InboxLimits, now: number): DeliveryOutcome {
+    this.schema.ensure();
     this.purge(now);
     const exists = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox WHERE msg_id = ?", env.id).one().n;
     if (exists) return "enqueued";
@@ -61,6 +65,7 @@ export class Inbox {
   }
 
   enqueueNotice(id: string, notice: object, ttlMs: number, now: number): void {
+    this.schema.ensure();
     this.sql.exec(
       "INSERT OR IGNORE INTO inbox (msg_id, kind, sender, body, queued_at, expires_at) VALUES (?, 'notice', '', ?, ?, ?)",
       id,
@@ -73,6 +78,7 @@ export class Inbox {
   /** Takes everything still valid, oldest first, and removes it in the same synchronous step. */
   drain(now: number): Drained {
     // Read first: the common case, an empty inbox, then writes nothing.
+    if (!this.schema.exists()) return { messages: [], notices: [] };
     const rows = this.sql.exec<{ kind: string; body: string; expires_at: number }>("SELECT kind, body, expires_at FROM inbox ORDER BY seq").toArray();
     if (rows.length === 0) return { messages: [], notices: [] };
     this.sql.exec("DELETE FROM inbox");

@@ -10,7 +10,7 @@ import { log } from "../log.ts";
 import { parseFrame } from "../protocol/binary.ts";
 import { errorReply } from "../protocol/errors.ts";
 import { CLOSE, REPLACED_MESSAGE, type ModeName, type SystemOut } from "../protocol/messages.ts";
-import { migrate, type Sql } from "../storage/sql.ts";
+import { Schema, type Sql } from "../storage/sql.ts";
 import type { Conn } from "./conn.ts";
 import { DEVICE_KV_MIGRATION, DeviceStore } from "./device-store.ts";
 import { planSocket } from "./lifecycle.ts";
@@ -38,7 +38,6 @@ export interface SessionRuntime {
   defer(work: Promise<unknown>): void;
 }
 
-const SWEEP = "sweep";
 const TEXT_RATE_PER_S = 50;
 const TEXT_BURST = 200;
 const BAD_FRAME_REPLY_INTERVAL_MS = 5000;
@@ -54,18 +53,18 @@ export class DeviceSession {
   readonly snapshotVersions = new Map<string, number>();
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly running = new Map<string, Promise<void>>();
-  /** Due time of the sweep timer as last written (undefined: not read yet). */
-  private sweepDue: number | null | undefined;
   private readonly savedActivity = new Map<string, number>();
 
   readonly rt: SessionRuntime;
+  /** The device's tables, created by its first write (a first connection writes nothing). */
+  readonly schema: Schema;
 
   constructor(rt: SessionRuntime) {
     this.rt = rt;
-    migrate(rt.sql, DEVICE_MIGRATIONS);
-    this.store = new DeviceStore(rt.sql);
-    this.timers = new TimerTable(rt.sql, rt.alarm);
-    this.inbox = new Inbox(rt.sql);
+    this.schema = new Schema(rt.sql, DEVICE_MIGRATIONS);
+    this.store = new DeviceStore(rt.sql, this.schema);
+    this.timers = new TimerTable(rt.sql, this.schema, rt.alarm);
+    this.inbox = new Inbox(rt.sql, this.schema);
   }
 
   /** Runs `work` once per key at a time: concurrent callers share the one run in progress. */
@@ -95,8 +94,14 @@ export class DeviceSession {
     return this.rt.settings;
   }
 
+  /** Stored once the device's first session ends; until then its sockets know it. */
   get deviceId(): string {
-    return this.store.get("deviceId") ?? "";
+    return this.store.get("deviceId") ?? this.rt.sockets()[0]?.state.deviceId ?? "";
+  }
+
+  /** Persists the device id if it is not yet (first close, first RPC), never on the connect path. */
+  remember(deviceId: string): void {
+    if (deviceId && this.store.get("deviceId") !== deviceId) this.store.set("deviceId", deviceId);
   }
 
   get mode(): ModeName | null {
@@ -142,7 +147,6 @@ export class DeviceSession {
 
   onConnect(conn: Conn): void {
     const now = this.now();
-    if (this.store.get("deviceId") !== conn.state.deviceId) this.store.set("deviceId", conn.state.deviceId);
     for (const old of this.rt.sockets()) {
       if (old === conn || !old.open || old.state.replacedAt !== null) continue;
       // The old socket hears why it is going away, and keeps working until it closes.
@@ -160,6 +164,7 @@ export class DeviceSession {
     this.buckets.delete(conn.state.id);
     this.savedActivity.delete(conn.state.id);
     const now = this.now();
+    this.remember(conn.state.deviceId);
     this.store.set("lastSeen", now);
     if (!this.online) this.announce(false, now);
     log.info("device.disconnected", {
@@ -219,10 +224,7 @@ export class DeviceSession {
     // counted (logged at close) and the session carries on.
   }
 
-  /**
-   * Points the sweep timer at the next moment any socket needs attention. A sweep that is already
-   * due earlier is left alone (it recomputes when it fires), so most connects write nothing.
-   */
+  /** Points the alarm at the next moment any socket needs attention (idle, heartbeat, handover). */
   reschedule(): void {
     const now = this.now();
     let next: number | null = null;
@@ -232,14 +234,7 @@ export class DeviceSession {
       if (plan.actions.length) next = now;
       else if (plan.next !== null) next = next === null ? plan.next : Math.min(next, plan.next);
     }
-    if (this.sweepDue === undefined) this.sweepDue = this.timers.get(SWEEP)?.due ?? null;
-    if (next === null) {
-      if (this.sweepDue !== null) this.timers.clear(SWEEP);
-      this.sweepDue = null;
-    } else if (this.sweepDue === null || this.sweepDue <= now || next < this.sweepDue) {
-      this.timers.set(SWEEP, next);
-      this.sweepDue = next;
-    }
+    this.timers.setFloor(next);
   }
 
   private limits() {
@@ -282,9 +277,7 @@ export class DeviceSession {
   async onAlarm(): Promise<void> {
     this.timers.alarmFired();
     const due = this.timers.takeDue(this.now());
-    if (due.some((t) => t.name === SWEEP)) this.sweepDue = null;
     for (const timer of due) {
-      if (timer.name === SWEEP) continue;
       const prefix = timer.name.split(":")[0]!;
       const handler = Object.hasOwn(timerHandlers, prefix) ? timerHandlers[prefix] : undefined;
       if (!handler) {

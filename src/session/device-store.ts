@@ -1,5 +1,5 @@
 import type { ModeName } from "../protocol/messages.ts";
-import type { Sql } from "../storage/sql.ts";
+import type { Schema, Sql } from "../storage/sql.ts";
 
 // Small per-device facts in the device's own SQLite: its id, mode, last sighting, activation.
 // Values are cached after the first read; the object is the only writer.
@@ -21,7 +21,7 @@ export interface Activation {
   activatedAt: number | null;
 }
 
-interface Schema {
+interface Facts {
   deviceId: string;
   mode: ModeState | null;
   lastSeen: number;
@@ -29,25 +29,29 @@ interface Schema {
 }
 
 export class DeviceStore {
-  private readonly cache = new Map<keyof Schema, unknown>();
+  private readonly cache = new Map<keyof Facts, unknown>();
 
   private readonly sql: Sql;
+  private readonly schema: Schema;
 
-  constructor(sql: Sql) {
+  constructor(sql: Sql, schema: Schema) {
     this.sql = sql;
+    this.schema = schema;
   }
 
-  get<K extends keyof Schema>(key: K): Schema[K] | undefined {
-    if (this.cache.has(key)) return this.cache.get(key) as Schema[K] | undefined;
+  get<K extends keyof Facts>(key: K): Facts[K] | undefined {
+    if (this.cache.has(key)) return this.cache.get(key) as Facts[K] | undefined;
+    if (!this.schema.exists()) return undefined;
     const row = this.sql.exec<{ value: string }>("SELECT value FROM device_kv WHERE key = ?", key).toArray()[0];
-    const value = row ? (JSON.parse(row.value) as Schema[K]) : undefined;
+    const value = row ? (JSON.parse(row.value) as Facts[K]) : undefined;
     this.cache.set(key, value);
     return value;
   }
 
-  set<K extends keyof Schema>(key: K, value: Schema[K]): void {
+  set<K extends keyof Facts>(key: K, value: Facts[K]): void {
     if (this.cache.has(key) && this.cache.get(key) === value) return;
     this.cache.set(key, value);
+    this.schema.ensure();
     this.sql.exec(
       "INSERT INTO device_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
       key,
@@ -55,8 +59,8 @@ export class DeviceStore {
     );
   }
 
-  delete(key: keyof Schema): void {
+  delete(key: keyof Facts): void {
     this.cache.set(key, undefined);
-    this.sql.exec("DELETE FROM device_kv WHERE key = ?", key);
+    if (this.schema.exists()) this.sql.exec("DELETE FROM device_kv WHERE key = ?", key);
   }
 }

@@ -31,3 +31,36 @@ export function migrate(sql: Sql, migrations: ReadonlyArray<{ name: string; up: 
   ];
   sql.exec(statements.join(";\n"));
 }
+
+/**
+ * An object's tables, created on the first write rather than when the object starts: a device's
+ * first connection then writes nothing, and its hello reply does not wait for a storage commit.
+ * Reads before that see an empty store.
+ */
+export class Schema {
+  private state: "unknown" | "absent" | "ready" = "unknown";
+  private readonly sql: Sql;
+  private readonly migrations: ReadonlyArray<{ name: string; up: string }>;
+
+  constructor(sql: Sql, migrations: ReadonlyArray<{ name: string; up: string }>) {
+    this.sql = sql;
+    this.migrations = migrations;
+  }
+
+  /** True when the tables exist (bringing them up to date); a read, never a create. */
+  exists(): boolean {
+    if (this.state === "unknown") {
+      const found = this.sql.exec("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").toArray().length > 0;
+      if (found) migrate(this.sql, this.migrations);
+      this.state = found ? "ready" : "absent";
+    }
+    return this.state === "ready";
+  }
+
+  /** Creates or upgrades the tables before a write. */
+  ensure(): void {
+    if (this.state === "ready") return;
+    migrate(this.sql, this.migrations);
+    this.state = "ready";
+  }
+}

@@ -50,6 +50,11 @@ export class RuntimeConfig {
     this.onChange = onChange;
   }
 
+  /** Whether the document has been read at least once in this isolate. */
+  get loaded(): boolean {
+    return this.fetchedAt > -Infinity || !this.kv;
+  }
+
   get version(): number {
     return this.doc.version;
   }

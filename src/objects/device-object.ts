@@ -101,6 +101,7 @@ export class DeviceObject extends DurableObject<Env> {
       workflow: workflowPort(env),
       archive: env.ARCHIVE,
       defer: (work) => ctx.waitUntil(work),
+      later: (work, delayMs = 0) => ctx.waitUntil(scheduler.wait(delayMs).then(work)),
     });
     // Exact `{"type":"ping"}` frames are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));
@@ -116,9 +117,15 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   /** The Worker forwards an authenticated upgrade here; identity arrives in internal headers. */
-  /** Picks up runtime settings changes (a KV read at most once a minute). */
-  private fresh(): Promise<void> {
-    return this.config.refresh(Date.now());
+  /**
+   * Picks up runtime settings changes (a KV read at most once a minute). Only the isolate's first
+   * event waits for it; later refreshes run beside the event and apply from the next one.
+   */
+  private async fresh(): Promise<void> {
+    const loaded = this.config.loaded;
+    const refresh = this.config.refresh(Date.now());
+    if (loaded) this.ctx.waitUntil(refresh);
+    else await refresh;
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -200,8 +207,18 @@ export class DeviceObject extends DurableObject<Env> {
     return deliverLocal(this.session, envelope);
   }
 
+  /** Whether the device is connected, and since when; answered without touching storage. */
+  async status(_deviceId: string): Promise<{ online: boolean; since: number }> {
+    const live = this.session.live();
+    return { online: live.length > 0, since: live.length ? Math.min(...live.map((c) => c.state.connectedAt)) : 0 };
+  }
+
   /** A group's task list changed: show it on the device if it is connected (never queued). */
   async pushSnapshot(deviceId: string, snapshot: WorkflowSnapshot, version: number): Promise<boolean> {
+    // Offline members answer at once: a fan-out must not open every member's storage.
+    if (!this.session.current()) return false;
+    // A member the group still lists after DEVICE_GROUPS moved it shows only its own group.
+    if (snapshot.groupKey !== groupOf(this.config.settings, deviceId)) return false;
     await this.adopt(deviceId);
     return sendSnapshot(this.session, undefined, { snapshot, version });
   }

@@ -9,7 +9,7 @@ export function peerPort(env: Env): PeerPort {
     deliver: (target, envelope) => device(target).deliverPeer(target, envelope),
     broadcast: (groupKey, from, envelope) => group(groupKey).broadcast(groupKey, from, envelope),
     notifyRedelivered: (sender, to, count) => device(sender).receiveRedelivered(sender, to, count),
-    presence: (groupKey, deviceId, online, at) => group(groupKey).presence(groupKey, deviceId, online, at),
+    join: (groupKey, deviceId) => group(groupKey).join(groupKey, deviceId),
   };
 }
 
@@ -18,7 +18,7 @@ export function workflowPort(env: Env): WorkflowPort {
   const group = (key: string) => env.GROUP.get(env.GROUP.idFromName(key));
   return {
     apply: (groupKey, op, actor) => group(groupKey).taskApply(groupKey, op, actor),
-    snapshot: (groupKey) => group(groupKey).taskSnapshot(groupKey),
+    snapshot: (groupKey, requester) => group(groupKey).taskSnapshot(groupKey, requester),
     get: (groupKey, ids) => group(groupKey).taskGet(groupKey, ids),
   };
 }

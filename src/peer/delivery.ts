@@ -23,6 +23,13 @@ export function receiveRedelivered(session: DeviceSession, to: string, count: nu
   session.inbox.enqueueNotice(crypto.randomUUID(), notice, inboxLimits(session).ttlMs, session.now());
 }
 
+/** A second after a hello, out of the handshake's way, a device that never joined joins. */
+export function joinGroupAfterHello(ctx: HandlerCtx): void {
+  const { session } = ctx;
+  if (session.store.get("group") === session.groupKey) return;
+  session.rt.later(() => joinGroup(session), 1000);
+}
+
 export function deliverInboxAfterHello(ctx: HandlerCtx): void {
   const { session, conn } = ctx;
   const { messages, notices } = session.inbox.drain(session.now());
@@ -42,4 +49,20 @@ export function deliverInboxAfterHello(ctx: HandlerCtx): void {
       }),
     );
   }
+}
+
+/**
+ * Joins the device's group once per group key (the device remembers), so later connects cost the
+ * group nothing. Talking to the group (tasks, broadcast) also makes a device a member.
+ */
+export function joinGroup(session: DeviceSession): void {
+  const key = session.groupKey;
+  if (session.store.get("group") === key) return;
+  const deviceId = session.deviceId;
+  session.rt.defer(
+    session.rt.peers
+      .join(key, deviceId)
+      .then(() => session.store.set("group", key))
+      .catch((err: unknown) => log.warn("group.join_failed", { deviceId, groupKey: key, error: err })),
+  );
 }

@@ -15,5 +15,6 @@ export interface PeerPort {
   deliver(target: string, envelope: PeerEnvelope): Promise<DeliveryOutcome>;
   broadcast(groupKey: string, from: string, envelope: PeerEnvelope): Promise<BroadcastResult>;
   notifyRedelivered(sender: string, to: string, count: number): Promise<void>;
-  presence(groupKey: string, deviceId: string, online: boolean, at: number): Promise<void>;
+  /** Joins the device to its group (once per device and group key; the device remembers). */
+  join(groupKey: string, deviceId: string): Promise<void>;
 }

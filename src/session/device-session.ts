@@ -1,4 +1,5 @@
 import { groupOf, type Settings } from "../config/settings.ts";
+import { joinGroup } from "../peer/delivery.ts";
 import { INBOX_MIGRATION, Inbox } from "../peer/inbox.ts";
 import type { PeerPort } from "../peer/port.ts";
 import type { WorkflowPort } from "../workflow/port.ts";
@@ -36,6 +37,12 @@ export interface SessionRuntime {
   readonly archive: Bucket;
   /** Keeps background work (notifications to other objects) alive past the current event. */
   defer(work: Promise<unknown>): void;
+  /**
+   * Runs `work` in a later turn of the event loop, once what this turn sent has gone out: storage
+   * work that does not belong in a reply's latency (opening a new object's database costs more
+   * than everything else a first connection does).
+   */
+  later(work: () => void | Promise<void>, delayMs?: number): void;
 }
 
 const TEXT_RATE_PER_S = 50;
@@ -81,14 +88,7 @@ export class DeviceSession {
     return groupOf(this.settings, this.deviceId);
   }
 
-  private announce(online: boolean, at: number): void {
-    const deviceId = this.deviceId;
-    this.rt.defer(
-      this.rt.peers.presence(this.groupKey, deviceId, online, at).catch((err: unknown) => {
-        log.warn("group.presence_failed", { deviceId, online, error: err });
-      }),
-    );
-  }
+
 
   get settings(): Settings {
     return this.rt.settings;
@@ -156,8 +156,12 @@ export class DeviceSession {
       log.info("device.replaced", { deviceId: conn.state.deviceId, oldConn: old.state.id, newConn: conn.state.id });
     }
     conn.save();
-    this.reschedule();
-    this.announce(true, now);
+    // A lone new socket's idle alarm is set after its hello reply (or, without a hello, a second
+    // later; the object is awake that long anyway), keeping storage out of the handshake's latency.
+    // A handover needs the old socket's close scheduled now, and that object's storage is open.
+    const others = this.rt.sockets().some((c) => c !== conn && c.open);
+    if (others) this.reschedule();
+    else this.rt.later(() => this.reschedule(), 1000);
   }
 
   onClose(conn: Conn, code: number): void {
@@ -166,7 +170,7 @@ export class DeviceSession {
     const now = this.now();
     this.remember(conn.state.deviceId);
     this.store.set("lastSeen", now);
-    if (!this.online) this.announce(false, now);
+    joinGroup(this);
     log.info("device.disconnected", {
       deviceId: conn.state.deviceId,
       conn: conn.state.id,

@@ -26,6 +26,8 @@ interface Facts {
   mode: ModeState | null;
   lastSeen: number;
   activation: Activation;
+  /** The group key this device has joined (see GroupObject.join). */
+  group: string;
 }
 
 export class DeviceStore {

@@ -1,4 +1,4 @@
-import { deliverInboxAfterHello } from "../peer/delivery.ts";
+import { deliverInboxAfterHello, joinGroupAfterHello } from "../peer/delivery.ts";
 import { debouncedSnapshot } from "../workflow/handler.ts";
 import { workingUtterance } from "../workflow/voice.ts";
 import {
@@ -35,7 +35,7 @@ export interface ModeLifecycle {
 export type UtteranceHandler = (ctx: HandlerCtx, text: string) => boolean | Promise<boolean>;
 
 /** In order: queued peer messages first (PROTOCOL §3), then mode snapshots. */
-export const afterHelloHooks: AfterHello[] = [deliverInboxAfterHello, debouncedSnapshot, resumeTranscriptPushes, deliverPendingSummary];
+export const afterHelloHooks: AfterHello[] = [deliverInboxAfterHello, joinGroupAfterHello, debouncedSnapshot, resumeTranscriptPushes, deliverPendingSummary];
 
 export const modeLifecycles: Partial<Record<ModeName, ModeLifecycle>> = {
   working: { start: debouncedSnapshot },

@@ -29,7 +29,7 @@ export async function debouncedSnapshot(ctx: HandlerCtx): Promise<void> {
   const { session } = ctx;
   if (session.mode !== "working") return;
   if (session.now() - ctx.conn.state.snapshotAt < SNAPSHOT_DEBOUNCE_MS) return;
-  sendSnapshot(session, ctx, await session.rt.workflow.snapshot(session.groupKey));
+  sendSnapshot(session, ctx, await session.rt.workflow.snapshot(session.groupKey, session.deviceId));
 }
 
 function failure(ctx: HandlerCtx, result: Extract<ApplyResult, { ok: false }>): void {
@@ -94,7 +94,7 @@ export async function handleWorkflow(msg: WorkflowIn, ctx: HandlerCtx): Promise<
   };
 
   if (msg.event === "list" || (msg.event === "update" && msg.tasks.length === 0)) {
-    snapshots.push(await session.rt.workflow.snapshot(home));
+    snapshots.push(await session.rt.workflow.snapshot(home, session.deviceId));
     ack(true);
     return;
   }

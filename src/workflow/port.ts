@@ -11,6 +11,7 @@ export interface VersionedSnapshot {
 export interface WorkflowPort {
   /** Applies the operation; on a change the group pushes its snapshot to its online members but `actor`. */
   apply(groupKey: string, op: TaskOp, actor: string): Promise<{ result: ApplyResult } & VersionedSnapshot>;
-  snapshot(groupKey: string): Promise<VersionedSnapshot>;
+  /** The group's list; `requester`, when of that group, becomes a member. */
+  snapshot(groupKey: string, requester?: string): Promise<VersionedSnapshot>;
   get(groupKey: string, ids: string[]): Promise<Task[]>;
 }

@@ -18,7 +18,7 @@ export async function workingUtterance(ctx: HandlerCtx, text: string): Promise<b
   const cmd = parseTaskCommand(text);
   if (!cmd) return false;
   const group = session.groupKey;
-  const current = await session.rt.workflow.snapshot(group);
+  const current = await session.rt.workflow.snapshot(group, session.deviceId);
 
   if (cmd.intent === "refresh") {
     ctx.reply({ type: "workflow", event: "command", intent: "refresh", status: "ok" } satisfies WorkflowCommandReply);

@@ -78,10 +78,11 @@ export function memoryDevice(raw: Record<string, string> = {}, ports: Partial<{ 
     now: () => clock.now,
     sockets: () => conns,
     lastAutoResponse: () => 0,
-    peers: ports.peers ?? { deliver: unused, broadcast: unused, notifyRedelivered: async () => {}, presence: async () => {} },
+    peers: ports.peers ?? { deliver: unused, broadcast: unused, notifyRedelivered: async () => {}, join: async () => {} },
     workflow: ports.workflow ?? { apply: unused, snapshot: unused, get: unused },
     archive: ports.archive ?? { put: unused, get: unused, delete: unused, list: unused },
     defer: (p) => void p.catch(() => {}),
+    later: (work) => void work(),
   };
   const session = new DeviceSession(rt);
   return {

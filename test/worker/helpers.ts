@@ -137,3 +137,20 @@ export function uniqueId(prefix = "aa:bb:cc"): string {
   const n = (counter + Math.floor(Math.random() * 1e6)).toString(16).padStart(6, "0").slice(-6);
   return `${prefix}:${n.slice(0, 2)}:${n.slice(2, 4)}:${n.slice(4, 6)}`;
 }
+
+/** Polls until `ok(value)`; for work an object does just after its reply (see SessionRuntime.later). */
+export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, tries = 400): Promise<T> {
+  let v = await fn();
+  for (let i = 0; i < tries && !ok(v); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    v = await fn();
+  }
+  return v;
+}
+
+/** Waits until the devices have joined their group (a first connection joins just after its hello). */
+export async function joined(groupKey: string, ids: string[]): Promise<void> {
+  const listed = async () => ((await (await api(`/groups/${groupKey}/devices`)).json()) as Json).devices.map((d: Json) => d.deviceId) as string[];
+  const all = await eventually(listed, (l) => ids.every((id) => l.includes(id)));
+  if (!ids.every((id) => all.includes(id))) throw new Error(`devices did not join ${groupKey}: ${ids.filter((id) => !all.includes(id))}`);
+}

@@ -3,7 +3,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { beforeEach, describe, expect, it } from "vitest";
 import { MeetingSummaryOut } from "../../src/meeting/messages.ts";
 import type { DeviceSession } from "../../src/session/device-session.ts";
-import { api, connectDevice, uniqueId, type Json, type TestSocket } from "./helpers.ts";
+import { api, connectDevice, eventually, uniqueId, type Json, type TestSocket } from "./helpers.ts";
 import { hooks, llm } from "./services.ts";
 
 const stubOf = (id: string) => env.DEVICE.get(env.DEVICE.idFromName(id));
@@ -271,7 +271,7 @@ describe("transcript cycle while the device is away", () => {
       runInDurableObject(stubOf(id), (i) => (i as unknown as { session: DeviceSession }).session.timers.get("meeting-push"));
     expect(await timer()).toBeUndefined();
     const { sock: again } = await connectDevice(id);
-    expect(await timer()).toBeDefined();
+    expect(await eventually(timer, (t) => t !== undefined)).toBeDefined();
     await fireTimer(id, "meeting-push");
     expect((await again.next((m) => m.phase === "transcript")).items.map((i: Json) => i.text)).toEqual(["before leaving"]);
     again.close();

@@ -3,7 +3,7 @@ import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { PeerEnvelope, PeerReceipt } from "../../src/peer/messages.ts";
 import type { DeviceSession } from "../../src/session/device-session.ts";
-import { api, connectDevice, uniqueId, type Json, type TestSocket } from "./helpers.ts";
+import { api, connectDevice, eventually, uniqueId, type Json, type TestSocket } from "./helpers.ts";
 
 // Devices aa:bb:cc:* share the group "aa:bb:cc" (first 8 characters of the id).
 
@@ -15,14 +15,6 @@ async function send(sock: TestSocket, msg: Json): Promise<Json> {
   return p;
 }
 
-async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, tries = 50): Promise<T> {
-  let v = await fn();
-  for (let i = 0; i < tries && !ok(v); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    v = await fn();
-  }
-  return v;
-}
 
 describe("peer messages between online devices", () => {
   it("delivers with sender, name, category and a receipt", async () => {

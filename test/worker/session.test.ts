@@ -3,7 +3,7 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { describe, expect, it } from "vitest";
 import type { DeviceSession } from "../../src/session/device-session.ts";
 import { HelloOut } from "../../src/protocol/messages.ts";
-import { FIRMWARE_HELLO, connectDevice, openSocket, tokenFor, uniqueId, type TestSocket } from "./helpers.ts";
+import { FIRMWARE_HELLO, connectDevice, eventually, openSocket, tokenFor, uniqueId, type TestSocket } from "./helpers.ts";
 
 function stubOf(id: string) {
   return env.DEVICE.get(env.DEVICE.idFromName(id));
@@ -15,6 +15,8 @@ async function withSession<R>(id: string, fn: (s: DeviceSession) => R): Promise<
 }
 
 async function backdate(id: string, ms: number, fields: Array<"lastActivity" | "lastSentAt"> = ["lastActivity"]) {
+  // The idle alarm of a new socket is set just after the upgrade: wait for it first.
+  await eventually(() => runInDurableObject(stubOf(id), (_i, state) => state.storage.getAlarm()), (a) => a !== null);
   await withSession(id, (s) => {
     for (const c of s.rt.sockets()) for (const f of fields) c.state[f] -= ms;
   });

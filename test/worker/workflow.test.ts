@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { evictDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { WorkflowSnapshot } from "../../src/workflow/messages.ts";
-import { api, connectDevice, uniqueId, type Json, type TestSocket } from "./helpers.ts";
+import { api, connectDevice, joined, uniqueId, type Json, type TestSocket } from "./helpers.ts";
 
 // Each test uses its own group prefix so task lists do not mix: the group is the id's first 8 chars.
 let groupN = 0;
@@ -29,6 +29,7 @@ describe("task store", () => {
     const g = group();
     const a = await connectDevice(uniqueId(g));
     const b = await connectDevice(uniqueId(g));
+    await joined(g, [b.hello.device_id]);
     expect(await wf(a.sock, { event: "update", tasks: [{ title: "Write report", priority: 2 }] })).toEqual({ type: "workflow", status: "ok", event: "update" });
     const snap = await a.sock.next(isSnapshot);
     expect(WorkflowSnapshot.parse(snap).groupKey).toBe(g);
@@ -143,6 +144,7 @@ describe("working mode snapshots", () => {
   it("20 devices updating one group at once lose nothing and end on the same snapshot", async () => {
     const g = group();
     const devices = await Promise.all(Array.from({ length: 20 }, () => connectDevice(uniqueId(g))));
+    await joined(g, devices.map((d) => d.hello.device_id));
     await Promise.all(devices.map((d, i) => wf(d.sock, { event: "update", tasks: [{ title: `Task ${i}` }] })));
     const finals = await Promise.all(
       devices.map(async (d) => {
@@ -163,6 +165,7 @@ describe("tasks API", () => {
   it("GET and POST /api/groups/:key/tasks", async () => {
     const g = group();
     const a = await connectDevice(uniqueId(g));
+    await joined(g, [a.hello.device_id]);
     const res = await api(`/groups/${g}/tasks`, { method: "POST", body: JSON.stringify({ tasks: [{ title: "From the dashboard", owner: "AA:BB:CC:00:00:AA" }] }) });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Json;

@@ -28,6 +28,14 @@ export async function handleHello(msg: HelloIn, ctx: HandlerCtx): Promise<void> 
     },
   } satisfies HelloOut);
   if (!first) return;
+  // The idle alarm, the log line (it reads the mode) and the hooks touch storage: they wait until
+  // the reply has gone out.
+  ctx.session.rt.later(() => afterHello(msg, ctx));
+}
+
+async function afterHello(msg: HelloIn, ctx: HandlerCtx): Promise<void> {
+  const s = ctx.conn.state;
+  ctx.session.reschedule();
   // One line per connection: the upgrade itself is not logged separately.
   log.info("device.hello", {
     deviceId: s.deviceId,
@@ -38,5 +46,11 @@ export async function handleHello(msg: HelloIn, ctx: HandlerCtx): Promise<void> 
     features: msg.features ? Object.keys(msg.features) : [],
     mode: ctx.session.mode,
   });
-  for (const hook of afterHelloHooks) await hook(ctx);
+  for (const hook of afterHelloHooks) {
+    try {
+      await hook(ctx);
+    } catch (err) {
+      log.error("session.after_hello_failed", { deviceId: s.deviceId, error: err });
+    }
+  }
 }

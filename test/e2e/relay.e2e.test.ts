@@ -17,6 +17,8 @@ beforeAll(async () => {
   });
   alice = await DeviceClient.connect({ baseUrl: server.url, deviceId: "77:88:99:00:00:01" });
   bob = await DeviceClient.connect({ baseUrl: server.url, deviceId: "77:88:99:00:00:02" });
+  // Bob looks at his group's list, as a badge in working mode does, which makes him a member.
+  await bob.request({ type: "workflow", event: "list" });
 });
 afterAll(async () => {
   await alice?.close();

@@ -1,5 +1,6 @@
 import { log } from "../log.ts";
 import type { DeviceSession } from "../session/device-session.ts";
+import type { Conn } from "../session/conn.ts";
 import type { HandlerCtx } from "../session/route.ts";
 import type { DeliveryOutcome, PeerEnvelope, PeerRedelivered } from "./messages.ts";
 
@@ -12,8 +13,12 @@ export function inboxLimits(session: DeviceSession) {
 }
 
 export function deliverLocal(session: DeviceSession, envelope: PeerEnvelope): DeliveryOutcome {
-  if (session.push(envelope)) return "delivered";
-  return session.inbox.enqueue(envelope, inboxLimits(session), session.now());
+  const conn = session.current();
+  if (!conn) return session.inbox.enqueue(envelope, inboxLimits(session), session.now());
+  // Just after a hello the inbox may not be delivered yet: it goes first, so order holds.
+  if (!conn.state.inboxDrained) drainInbox(session, conn);
+  session.send(conn, envelope);
+  return "delivered";
 }
 
 /** A `redelivered` count for this device as sender: pushed now, or kept for its next hello. */
@@ -31,7 +36,13 @@ export function joinGroupAfterHello(ctx: HandlerCtx): void {
 }
 
 export function deliverInboxAfterHello(ctx: HandlerCtx): void {
-  const { session, conn } = ctx;
+  drainInbox(ctx.session, ctx.conn);
+}
+
+/** Sends the inbox on `conn` oldest first, then tells each original sender how many arrived. */
+function drainInbox(session: DeviceSession, conn: Conn): void {
+  conn.state.inboxDrained = true;
+  conn.save();
   const { messages, notices } = session.inbox.drain(session.now());
   if (messages.length === 0 && notices.length === 0) return;
   const perSender = new Map<string, number>();

@@ -36,6 +36,8 @@ export interface ConnState {
   badFrameReplyAt: number;
   /** When this socket was last sent a task snapshot (hello / mode-start debounce). */
   snapshotAt: number;
+  /** The offline inbox has been delivered on this socket; until then new messages queue behind it. */
+  inboxDrained: boolean;
 }
 
 export interface Conn {
@@ -81,5 +83,6 @@ export function newConnState(init: {
     badFrames: 0,
     badFrameReplyAt: 0,
     snapshotAt: 0,
+    inboxDrained: false,
   };
 }

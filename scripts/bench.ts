@@ -12,8 +12,9 @@ import { collectChecks, renderTable, runScenarios, type BenchReport } from "./li
 import { SCENARIOS } from "./lib/bench/scenarios/index.ts";
 import { echoTarget, FD_HINT, oursTarget } from "./lib/bench/targets.ts";
 import type { BenchContext, BenchOptions } from "./lib/bench/types.ts";
+import { PEER_INBOX_MAX } from "./lib/bench/scenarios/inbox.ts";
 
-// npm run bench [-- --devices N --rate R --only connect|capacity --json]
+// npm run bench [-- --devices N --rate R --only connect,capacity,peer,inbox,fanout,finalize --json]
 // Starts bench/wrangler.toml (our Worker unchanged + a bare echo Durable Object, one workerd) with
 // `wrangler dev`, runs the scenarios of scripts/lib/bench/scenarios against both, prints a table
 // (or JSON with --json) and writes .bench/last.json. Progress goes to stderr.
@@ -26,6 +27,16 @@ const USAGE = `usage: npm run bench -- [options]
   --ramp R        opening rate while ramping up the capacity scenario (default 200)
   --hold S        seconds the idle devices are held (default 5)
   --timeout MS    per-connection timeout, handshake and hello each (default 10000)
+  --messages N    peer: messages per pipelined burst (default 150; ours allows a burst of 200 per socket)
+  --peer-samples N  peer: messages sent one at a time for the latency (default 200)
+  --senders N     inbox: connected devices sending to the one offline device (default 10)
+  --enqueues N    inbox: messages queued for it in the enqueue phase (default 1500, at most 10000)
+  --drains N      inbox: drain repetitions per target, 100 queued messages each (default 10)
+  --group N       fanout: devices in the group (default 100)
+  --changes N     fanout: task changes per target (default 20)
+  --segments N    finalize: meeting segments before the finalize (default 2000)
+  --meetings N    finalize: meetings finalized, a fresh device each (default 5)
+  --llm-ms MS     finalize: the fake LLM's fixed latency (default 200)
   --only LIST     comma list of scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
   --json          print the JSON report instead of the table
   --verbose       echo wrangler dev's output, with the Worker's own logs, to stderr`;
@@ -38,6 +49,16 @@ const { values } = parseArgs({
     ramp: { type: "string", default: "200" },
     hold: { type: "string", default: "5" },
     timeout: { type: "string", default: "10000" },
+    messages: { type: "string", default: "150" },
+    "peer-samples": { type: "string", default: "200" },
+    senders: { type: "string", default: "10" },
+    enqueues: { type: "string", default: "1500" },
+    drains: { type: "string", default: "10" },
+    group: { type: "string", default: "100" },
+    changes: { type: "string", default: "20" },
+    segments: { type: "string", default: "2000" },
+    meetings: { type: "string", default: "5" },
+    "llm-ms": { type: "string", default: "200" },
     only: { type: "string" },
     json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
@@ -64,6 +85,16 @@ const options: BenchOptions = {
   ramp: positive("ramp", values.ramp),
   holdS: Math.round(positive("hold", values.hold)),
   timeoutMs: positive("timeout", values.timeout),
+  messages: Math.round(positive("messages", values.messages)),
+  peerSamples: Math.round(positive("peer-samples", values["peer-samples"])),
+  senders: Math.round(positive("senders", values.senders)),
+  enqueues: Math.round(positive("enqueues", values.enqueues)),
+  drains: Math.round(positive("drains", values.drains)),
+  group: Math.max(2, Math.round(positive("group", values.group))),
+  changes: Math.round(positive("changes", values.changes)),
+  segments: Math.round(positive("segments", values.segments)),
+  meetings: Math.round(positive("meetings", values.meetings)),
+  llmMs: positive("llm-ms", values["llm-ms"]),
 };
 const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
 const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
@@ -77,8 +108,9 @@ const log = (m: string) => process.stderr.write(`[bench ${new Date().toISOString
 const notes: string[] = [];
 
 // File descriptors: the client holds one per socket (the latency scenario keeps 2 × connects open,
-// the capacity one 2 × devices); wrangler dev's proxy workerd was seen holding 4–5 per socket.
-const maxSockets = 2 * Math.max(options.connects, options.devices);
+// the capacity one 2 × devices, the fan-out one 2 × group); wrangler dev's proxy workerd was seen
+// holding 4–5 per socket.
+const maxSockets = 2 * Math.max(options.connects, options.devices, options.group);
 const needFds = maxSockets + 256;
 const selfFds = fdLimit();
 if (selfFds && selfFds.soft < needFds) {
@@ -152,7 +184,7 @@ log("bundling bench/wrangler.toml (a snapshot: edits during the run do not reloa
 const snap = await snapshotWorker(join(ROOT, "bench/wrangler.toml"));
 snapshot = snap;
 log(`starting the snapshot (${Math.round(snap.bytes / 1024)} KiB) under wrangler dev`);
-const startServer = () =>
+const startServer = (extra: Record<string, string> = {}) =>
   startDevServer({
     config: snap.config,
     verbose: values.verbose,
@@ -162,6 +194,10 @@ const startServer = () =>
       AUTH_MODE: "device-token",
       DEVICE_TOKEN_SECRET: "bench-device-token-secret",
       ADMIN_TOKEN: "bench-admin-token",
+      // The inbox scenario queues thousands of messages for one device: QUEUE_FULL must not
+      // interfere. 10000 is the setting's ceiling; a larger value would fall back to the default 100.
+      PEER_INBOX_MAX: String(PEER_INBOX_MAX),
+      ...extra,
     },
   });
 const describe = (srv: DevServer) =>
@@ -193,14 +229,14 @@ const ctx: BenchContext = {
   options,
   ours: oursTarget(base),
   echo: echoTarget(base),
-  async restart() {
+  async restart(vars) {
     await srv.stop();
     server = undefined;
-    srv = await startServer();
+    srv = await startServer(vars);
     server = srv;
     starts++;
     outputs.push(srv.output);
-    log(`fresh server at ${srv.url}; ${describe(srv)}`);
+    log(`fresh server at ${srv.url}${vars && Object.keys(vars).length ? ` with ${Object.keys(vars).join(", ")}` : ""}; ${describe(srv)}`);
   },
   log,
   memory: () => sampleMemory(srv.pid, srv.port),
@@ -224,9 +260,18 @@ try {
   if (serverErrors.length) notes.push(`server printed ${serverErrors.length} error lines, e.g. ${serverErrors.slice(0, 3).join(" ⏎ ").slice(0, 600)}`);
   if (results.some((r) => r.error)) exitCode = 1;
   const machine = machineCpuShare(machineBefore, machineCpu());
+  const o = options;
+  const sizes: Record<string, string> = {
+    connect: `${o.connects} connects/target at ${o.rate}/s`,
+    capacity: `devices ${o.devices}`,
+    peer: `peer ${o.messages} pipelined, ${o.peerSamples} one by one`,
+    inbox: `inbox ${o.enqueues} from ${o.senders} senders, ${o.drains} drains`,
+    fanout: `fan-out ${o.group} devices × ${o.changes} changes`,
+    finalize: `finalize ${o.meetings} × ${o.segments} segments, LLM ${o.llmMs} ms`,
+  };
   const summary =
     `wrangler dev ×${starts} · ${cpus().length} CPUs · machine busy ${machine ? `${machine.busyPct}% (steal ${machine.stealPct}%)` : "?"} · ` +
-    `CPU pressure avg60 ${cpuPressure() ?? "?"}% · devices ${options.devices}, ${options.connects} connects/target at ${options.rate}/s`;
+    `CPU pressure avg60 ${cpuPressure() ?? "?"}% · ${scenarios.map((sc) => sizes[sc.name]).filter(Boolean).join(", ")}`;
   report = {
     meta: {
       summary,
@@ -246,6 +291,7 @@ try {
       fdLimit: { client: selfFds, workerd: workerd.map((p) => ({ pid: p.pid, role: p.role, limit: fdLimit(p.pid), open: openFds(p.pid) })) },
       workerdAtStart: workerd,
       serverStarts: starts,
+      serverVars: { PEER_INBOX_MAX, perScenario: "finalize adds LLM_BASE_URL (its fake LLM)" },
       server: "wrangler dev on a bundled snapshot of bench/wrangler.toml, a fresh one per scenario: clients → dev proxy workerd → worker workerd",
       bundleKiB: Math.round(snap.bytes / 1024),
     },

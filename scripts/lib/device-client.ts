@@ -72,6 +72,8 @@ export interface ConnectOptions {
 }
 
 type Waiter = { pred: (m: Json) => boolean; resolve: (m: Json) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
+/** Sees a text message first, with its arrival time (performance.now()); true consumes it. */
+export type Tap = (msg: Json, at: number) => boolean;
 
 export class DeviceClient {
   readonly ws: WebSocket;
@@ -86,6 +88,7 @@ export class DeviceClient {
   readonly timing: { created: number; open?: number; hello?: number } = { created: performance.now() };
   readonly closed: Promise<{ code: number; reason: string }>;
   private waiters: Waiter[] = [];
+  private taps: Tap[] = [];
   private closeInfo: { code: number; reason: string } | undefined;
 
   private constructor(ws: WebSocket, deviceId: string) {
@@ -101,6 +104,10 @@ export class DeviceClient {
         msg = JSON.parse(data.toString()) as Json;
       } catch {
         msg = { type: "__unparsable__", raw: data.toString() };
+      }
+      if (this.taps.length) {
+        const at = performance.now();
+        if (this.taps.some((t) => t(msg, at))) return;
       }
       this.received.push(msg);
       const i = this.waiters.findIndex((w) => w.pred(msg));
@@ -181,6 +188,18 @@ export class DeviceClient {
 
   sendRaw(data: string | Buffer | Uint8Array): void {
     this.ws.send(data);
+  }
+
+  /**
+   * Sees every text message before anything else, with its arrival time. A message for which `fn`
+   * returns true is consumed: not kept in `received` or `inbox`, not given to next(). For streams
+   * too long to buffer (the benchmark). Returns the function that removes the tap.
+   */
+  tap(fn: Tap): () => void {
+    this.taps.push(fn);
+    return () => {
+      this.taps = this.taps.filter((t) => t !== fn);
+    };
   }
 
   /** The next message matching `pred` (buffered ones first); rejects after `timeoutMs`. */

@@ -1,9 +1,13 @@
+import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
 import { parseFrame } from "../../src/protocol/binary.ts";
 import { configDrift } from "../../scripts/lib/bench/config-drift.ts";
+import { deferred, pollUntil, within } from "../../scripts/lib/bench/devices.ts";
 import { summarize } from "../../scripts/lib/bench/stats.ts";
-import { failureKind } from "../../scripts/lib/bench/targets.ts";
+import { echoTarget, failureKind } from "../../scripts/lib/bench/targets.ts";
+import { FIRMWARE_HELLO, type Json } from "../../scripts/lib/device-client.ts";
 import { formatIncoming, parseSimCommand } from "../../scripts/lib/sim-commands.ts";
 
 // The device simulator's command language and the benchmark's pure helpers.
@@ -71,4 +75,73 @@ describe("benchmark helpers", () => {
     const root = resolve(import.meta.dirname, "../..");
     expect(configDrift(resolve(root, "wrangler.toml"), resolve(root, "bench/wrangler.toml"))).toEqual([]);
   });
+
+  it("waits with a deadline", async () => {
+    const d = deferred<number>();
+    setTimeout(() => d.resolve(7), 5);
+    expect(await within(d.promise, 1000, null)).toBe(7);
+    expect(await within(new Promise(() => {}), 10, "late")).toBe("late");
+    let n = 0;
+    expect(await pollUntil(() => ++n >= 3, 1000, 1)).toBe(true);
+    expect(await pollUntil(() => false, 20, 5)).toBe(false);
+  });
 });
+
+describe("benchmark clients", () => {
+  // A stand-in for the bare echo object: answers the hello, then sends two more messages.
+  async function echoServer() {
+    const urls: string[] = [];
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+    await new Promise<void>((r) => wss.once("listening", () => r()));
+    wss.on("connection", (ws, req) => {
+      urls.push(req.url ?? "");
+      ws.on("message", (data) => {
+        const m = JSON.parse(data.toString()) as Json;
+        if (m.type !== "hello") return;
+        ws.send(JSON.stringify({ type: "hello", transport: "websocket", session_id: "s" }));
+        ws.send(JSON.stringify({ type: "peer", event: "message", n: 1 }));
+        ws.send(JSON.stringify({ type: "peer", event: "message", n: 2 }));
+      });
+    });
+    const base = `http://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+    return { base, urls, close: () => new Promise<void>((r) => wss.close(() => r())) };
+  }
+
+  it("opens bare devices with their options, with or without the hello", async () => {
+    const srv = await echoServer();
+    try {
+      const plain = await echoTarget(() => srv.base).open("aa:bb:cc:00:00:01", 2000);
+      expect(plain.client.hello).toMatchObject({ type: "hello" });
+      await plain.client.close();
+      const flagged = await echoTarget(() => srv.base, { presence: true, inbox: true }).open("aa:bb:cc:00:00:02", 2000, { hello: false });
+      expect(flagged.client.hello).toBeUndefined();
+      await flagged.client.close();
+      expect(srv.urls).toEqual(["/__bench/echo/aa%3Abb%3Acc%3A00%3A00%3A01", "/__bench/echo/aa%3Abb%3Acc%3A00%3A00%3A02?presence=1&inbox=1"]);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it("lets a tap see messages first and consume them", async () => {
+    const srv = await echoServer();
+    try {
+      const { client } = await echoTarget(() => srv.base).open("aa:bb:cc:00:00:03", 2000, { hello: false });
+      const seen: Array<[number, number]> = [];
+      const untap = client.tap((m, at) => {
+        seen.push([m.n as number, at]);
+        return m.n === 1; // consumes the first peer message only
+      });
+      const second = client.next((m) => m.n === 2, 2000);
+      client.send(FIRMWARE_HELLO);
+      expect(await second).toMatchObject({ n: 2 });
+      expect(seen.map(([n]) => n)).toEqual([undefined, 1, 2]);
+      expect(seen.every(([, at]) => at > 0)).toBe(true);
+      expect(client.received.map((m) => m.type)).toEqual(["hello", "peer"]);
+      untap();
+      await client.close();
+    } finally {
+      await srv.close();
+    }
+  });
+});
+

@@ -29,7 +29,7 @@ export async function runScenarios(scenarios: Scenario[], ctx: BenchContext): Pr
     if (ctx.stopped()) break;
     const t0 = performance.now();
     // Each scenario on a fresh server: no objects, memory or storage left over from the last one.
-    if (i > 0) await ctx.restart();
+    if (i > 0 && !s.ownServer) await ctx.restart();
     log(`== ${s.name}: ${s.title}`);
     try {
       const r = await s.run(ctx);

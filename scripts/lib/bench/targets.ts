@@ -17,10 +17,17 @@ export interface Target {
   readonly name: "ours" | "echo";
   /** What a device does before it opens its socket (ours: the OTA check). Returns its duration in ms. */
   prepare(id: string): Promise<number>;
-  /** Opens a socket and completes the hello; `prepare(id)` must have run. */
-  open(id: string, timeoutMs: number): Promise<Opened>;
+  /**
+   * Opens a socket and completes the hello; `prepare(id)` must have run. With `hello: false` it
+   * returns once the upgrade is answered and the caller sends the hello (`FIRMWARE_HELLO`) itself.
+   */
+  open(id: string, timeoutMs: number, opts?: OpenOptions): Promise<Opened>;
   /** A message the target answers and the type of its answer, to check a socket is alive. */
   readonly probe: { msg: Record<string, unknown>; reply: string };
+}
+
+export interface OpenOptions {
+  hello?: boolean;
 }
 
 async function timedConnect(opts: Parameters<typeof DeviceClient.connect>[0]): Promise<Opened> {
@@ -44,23 +51,35 @@ export function oursTarget(base: () => string): Target {
       creds.set(id, { token: ota.websocket.token, path: new URL(ota.websocket.url).pathname });
       return performance.now() - t0;
     },
-    open(id, timeoutMs) {
+    open(id, timeoutMs, opts = {}) {
       const c = creds.get(id);
       if (!c) return Promise.reject(new Error(`no OTA credentials for ${id}`));
       const wsUrl = new URL(c.path, base().replace(/^http/, "ws")).toString();
-      return timedConnect({ baseUrl: base(), deviceId: id, token: c.token, wsUrl, timeoutMs });
+      return timedConnect({ baseUrl: base(), deviceId: id, token: c.token, wsUrl, timeoutMs, ...(opts.hello === false ? { hello: false } : {}) });
     },
   };
 }
 
-export function echoTarget(base: () => string): Target {
+export interface EchoOptions {
+  /**
+   * The bare object joins the bare group of its id's first 8 characters on connect (one RPC, one
+   * SQLite row), as our devices join theirs (ours: once, shortly after their first hello); off by
+   * default, so the connect and capacity floors stay a bare socket.
+   */
+  presence?: boolean;
+  /** After the hello the bare object SELECTs, DELETEs and sends its queued rows, as ours drains its inbox. */
+  inbox?: boolean;
+}
+
+export function echoTarget(base: () => string, echo: EchoOptions = {}): Target {
   return {
     name: "echo",
     probe: { msg: { type: "ping" }, reply: "ping" },
     prepare: async () => 0,
-    open(id, timeoutMs) {
-      const wsUrl = `${base().replace(/^http/, "ws")}/__bench/echo/${encodeURIComponent(id)}`;
-      return timedConnect({ baseUrl: base(), deviceId: id, token: "", wsUrl, timeoutMs });
+    open(id, timeoutMs, opts = {}) {
+      const query = new URLSearchParams({ ...(echo.presence ? { presence: "1" } : {}), ...(echo.inbox ? { inbox: "1" } : {}) }).toString();
+      const wsUrl = `${base().replace(/^http/, "ws")}/__bench/echo/${encodeURIComponent(id)}${query ? `?${query}` : ""}`;
+      return timedConnect({ baseUrl: base(), deviceId: id, token: "", wsUrl, timeoutMs, ...(opts.hello === false ? { hello: false } : {}) });
     },
   };
 }

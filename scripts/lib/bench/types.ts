@@ -20,6 +20,26 @@ export interface BenchOptions {
   holdS: number;
   /** Per-connection timeout (hello reply). */
   timeoutMs: number;
+  /** peer: messages per pipelined burst (throughput). */
+  messages: number;
+  /** peer: messages sent one at a time (latency). */
+  peerSamples: number;
+  /** inbox: connected devices sending to the one offline target. */
+  senders: number;
+  /** inbox: messages sent to the offline target in the enqueue phase. */
+  enqueues: number;
+  /** inbox: drain repetitions per target, each on a fresh device with 100 queued messages. */
+  drains: number;
+  /** fanout: devices in the one group. */
+  group: number;
+  /** fanout: task changes per target. */
+  changes: number;
+  /** finalize: segments per meeting. */
+  segments: number;
+  /** finalize: meetings finalized (fresh device each). */
+  meetings: number;
+  /** finalize: fixed latency of the fake LLM, ms. */
+  llmMs: number;
 }
 
 export interface BenchContext {
@@ -31,9 +51,10 @@ export interface BenchContext {
   /**
    * Stops the server and starts a fresh one from the same snapshot (same code, config and
    * secrets, new workerd, empty storage). For measurements that the previous phase's leftovers
-   * would skew, such as memory: workerd does not give freed memory back.
+   * would skew, such as memory: workerd does not give freed memory back. `vars` are server vars
+   * for this server only, on top of the run's (e.g. LLM_BASE_URL of a fake LLM the scenario started).
    */
-  restart(): Promise<void>;
+  restart(vars?: Record<string, string>): Promise<void>;
   /** Progress line on stderr. */
   log(msg: string): void;
   /** RSS of the workerd processes wrangler dev spawned (null where /proc is unavailable). */
@@ -74,5 +95,10 @@ export interface ScenarioResult {
 export interface Scenario {
   name: string;
   title: string;
+  /**
+   * The scenario starts its own fresh server (ctx.restart(vars)), e.g. because it needs server vars
+   * only it knows; the runner then does not restart the server before it.
+   */
+  ownServer?: boolean;
   run(ctx: BenchContext): Promise<ScenarioResult>;
 }

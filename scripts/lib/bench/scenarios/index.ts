@@ -1,7 +1,11 @@
 import type { Scenario } from "../types.ts";
 import { capacityScenario } from "./capacity.ts";
 import { connectScenario } from "./connect.ts";
+import { fanoutScenario } from "./fanout.ts";
+import { finalizeScenario } from "./finalize.ts";
+import { inboxScenario } from "./inbox.ts";
+import { peerScenario } from "./peer.ts";
 
 // Every benchmark scenario, in run order; each starts on a fresh server. `--only a,b` picks by
-// name. Later: peer relay, inbox, task fan-out.
-export const SCENARIOS: Scenario[] = [connectScenario, capacityScenario];
+// name.
+export const SCENARIOS: Scenario[] = [connectScenario, capacityScenario, peerScenario, inboxScenario, fanoutScenario, finalizeScenario];

@@ -32,35 +32,52 @@ export interface Drained {
 export class Inbox {
   private readonly sql: Sql;
   private readonly schema: Schema;
+  /** Messages (not notices) held, as of `countedAt`; kept in step by enqueue and drain. */
+  private held: number | undefined;
+  /** The earliest expiry among held messages: before it, nothing needs purging. */
+  private nextExpiry = 0;
 
   constructor(sql: Sql, schema: Schema) {
     this.sql = sql;
     this.schema = schema;
   }
 
-  private purge(now: number): void {
+  /** Drops expired entries and recounts; only when something may have expired. */
+  private refresh(now: number): number {
+    if (this.held !== undefined && now < this.nextExpiry) return this.held;
     this.sql.exec("DELETE FROM inbox WHERE expires_at <= ?", now);
+    const row = this.sql
+      .exec<{ n: number; next: number | null }>("SELECT COUNT(*) AS n, MIN(expires_at) AS next FROM inbox WHERE kind = 'message'")
+      .one();
+    this.held = row.n;
+    this.nextExpiry = row.next ?? Number.POSITIVE_INFINITY;
+    return this.held;
   }
 
   count(now: number): number {
     if (!this.schema.exists()) return 0;
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox WHERE kind = 'message' AND expires_at > ?", now).one().n;
+    return this.refresh(now);
   }
 
   enqueue(env: PeerEnvelope, limits: InboxLimits, now: number): DeliveryOutcome {
     this.schema.ensure();
-    this.purge(now);
-    const exists = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox WHERE msg_id = ?", env.id).one().n;
-    if (exists) return "enqueued";
-    if (this.count(now) >= limits.max) return "queue_full";
-    this.sql.exec(
-      "INSERT INTO inbox (msg_id, kind, sender, body, queued_at, expires_at) VALUES (?, 'message', ?, ?, ?, ?)",
+    if (this.refresh(now) >= limits.max) {
+      // Full; but a retried delivery of a message already held is still just "enqueued".
+      const held = this.sql.exec("SELECT 1 AS x FROM inbox WHERE msg_id = ?", env.id).toArray().length > 0;
+      return held ? "enqueued" : "queue_full";
+    }
+    const { rowsWritten } = this.sql.exec(
+      "INSERT INTO inbox (msg_id, kind, sender, body, queued_at, expires_at) VALUES (?, 'message', ?, ?, ?, ?) ON CONFLICT(msg_id) DO NOTHING",
       env.id,
       env.from,
       JSON.stringify(env),
       now,
       now + limits.ttlMs,
     );
+    if (rowsWritten > 0) {
+      this.held = (this.held ?? 0) + 1;
+      this.nextExpiry = Math.min(this.nextExpiry, now + limits.ttlMs);
+    }
     return "enqueued";
   }
 
@@ -82,6 +99,8 @@ export class Inbox {
     const rows = this.sql.exec<{ kind: string; body: string; expires_at: number }>("SELECT kind, body, expires_at FROM inbox ORDER BY seq").toArray();
     if (rows.length === 0) return { messages: [], notices: [] };
     this.sql.exec("DELETE FROM inbox");
+    this.held = 0;
+    this.nextExpiry = Number.POSITIVE_INFINITY;
     const out: Drained = { messages: [], notices: [] };
     for (const r of rows) {
       if (r.expires_at <= now) continue;

@@ -14,6 +14,13 @@ const SECRET_TEXT = [
 ];
 
 let maxLength = 2000;
+const RANK: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+let minRank = RANK.info;
+
+/** LOG_LEVEL: records below it are not written (per-message lines are debug). */
+export function setLogLevel(level: LogLevel): void {
+  minRank = RANK[level];
+}
 
 /** LOG_MAX_MESSAGE_LENGTH; values under 64 would make logs useless, so they are raised to 64. */
 export function setLogMaxLength(n: number): void {
@@ -65,6 +72,7 @@ export function formatLog(level: LogLevel, event: string, fields: LogFields = {}
 }
 
 function write(level: LogLevel, event: string, fields?: LogFields): void {
+  if (RANK[level] < minRank) return;
   const line = formatLog(level, event, fields);
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);

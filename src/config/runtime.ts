@@ -1,4 +1,4 @@
-import { log, setLogMaxLength } from "../log.ts";
+import { log, setLogLevel, setLogMaxLength } from "../log.ts";
 import { SECRET_SETTINGS, SETTING_NAMES, parseSettings, type SettingName, type Settings } from "./settings.ts";
 
 // Runtime settings (PUT /api/config): overrides of plain settings kept in one KV document with a
@@ -76,6 +76,7 @@ export class RuntimeConfig {
       this.cached = parseSettings({ ...this.env, ...this.doc.values });
       // Logs are written everywhere, objects included: the limit follows the settings in force.
       setLogMaxLength(this.cached.settings.LOG_MAX_MESSAGE_LENGTH);
+      setLogLevel(this.cached.settings.LOG_LEVEL);
     }
     return this.cached;
   }

@@ -69,6 +69,7 @@ export const SettingsSchema = z.object({
   IDLE_TIMEOUT_S: int(600, 10, 7 * 24 * 3600),
   IDLE_WARNING_S: int(15, 0, 3600),
   LOG_MAX_MESSAGE_LENGTH: int(2000, 64, 1_000_000),
+  LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(["debug", "info", "warn", "error"]).default("info")).catch("info"),
   DOWNLINK_SAMPLE_RATE: int(24000, 8000, 48000),
 
   DEVICE_GROUPS: jsonRecord(z.string()),

@@ -102,7 +102,8 @@ export async function sendPeer(
     failed,
     elapsedMs: now() - startedAt,
   };
-  log.info("peer.sent", {
+  // One line per message: debug, so a busy fleet's logs carry it only when asked (LOG_LEVEL=debug).
+  log.debug("peer.sent", {
     id: envelope.id,
     from: req.from,
     category: envelope.category,

@@ -1,7 +1,11 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { formatLog, redactText, setLogMaxLength, truncate } from "../../src/log.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { formatLog, log, redactText, setLogLevel, setLogMaxLength, truncate } from "../../src/log.ts";
 
-afterEach(() => setLogMaxLength(2000));
+afterEach(() => {
+  setLogMaxLength(2000);
+  setLogLevel("info");
+  vi.restoreAllMocks();
+});
 
 describe("structured logs", () => {
   it("writes one JSON object with level and event", () => {
@@ -35,5 +39,23 @@ describe("structured logs", () => {
     }
     expect(JSON.parse(line).nested.fine).toBe("ok");
     expect(redactText("nothing to hide")).toBe("nothing to hide");
+  });
+});
+
+describe("LOG_LEVEL", () => {
+  it("drops records below the level", () => {
+    const out = vi.spyOn(console, "log").mockImplementation(() => {});
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    log.debug("peer.sent");
+    log.info("device.hello");
+    expect(out).toHaveBeenCalledTimes(1);
+    setLogLevel("debug");
+    log.debug("peer.sent");
+    expect(out).toHaveBeenCalledTimes(2);
+    setLogLevel("warn");
+    log.info("device.hello");
+    log.warn("auth.rejected");
+    expect(out).toHaveBeenCalledTimes(2);
+    expect(warn).toHaveBeenCalledTimes(1);
   });
 });

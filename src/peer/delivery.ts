@@ -28,11 +28,9 @@ export function receiveRedelivered(session: DeviceSession, to: string, count: nu
   session.inbox.enqueueNotice(crypto.randomUUID(), notice, inboxLimits(session).ttlMs, session.now());
 }
 
-/** A second after a hello, out of the handshake's way, a device that never joined joins. */
+/** After a hello (out of the handshake's way), a device that never joined its group joins. */
 export function joinGroupAfterHello(ctx: HandlerCtx): void {
-  const { session } = ctx;
-  if (session.store.get("group") === session.groupKey) return;
-  session.rt.later(() => joinGroup(session), 1000);
+  joinGroup(ctx.session);
 }
 
 export function deliverInboxAfterHello(ctx: HandlerCtx): void {
@@ -70,10 +68,13 @@ export function joinGroup(session: DeviceSession): void {
   const key = session.groupKey;
   if (session.store.get("group") === key) return;
   const deviceId = session.deviceId;
+  // Noted at once, so it shares the commit of what the device writes just after its first hello
+  // (the idle alarm); forgotten again if the join fails, so the next hello retries.
+  session.store.set("group", key);
   session.rt.defer(
-    session.rt.peers
-      .join(key, deviceId)
-      .then(() => session.store.set("group", key))
-      .catch((err: unknown) => log.warn("group.join_failed", { deviceId, groupKey: key, error: err })),
+    session.rt.peers.join(key, deviceId).catch((err: unknown) => {
+      log.warn("group.join_failed", { deviceId, groupKey: key, error: err });
+      session.store.delete("group");
+    }),
   );
 }

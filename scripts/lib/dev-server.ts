@@ -25,6 +25,8 @@ export interface DevServerOptions {
   vars?: Record<string, string>;
   /** Directory for Durable Object / R2 state; a fresh temporary one when absent. */
   persistTo?: string;
+  /** Where the temporary state directory goes when `persistTo` is not given (default: the OS temp dir). */
+  stateParent?: string;
   port?: number;
   /** Wrangler config; defaults to the project's wrangler.toml. */
   config?: string;
@@ -49,7 +51,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const port = opts.port ?? (await freePort());
   const inspector = await freePort();
   const ownDir = !opts.persistTo;
-  const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "supie-e2e-"));
+  const persistTo = opts.persistTo ?? mkdtempSync(join(opts.stateParent ?? tmpdir(), "supie-e2e-"));
   const args = [
     join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
     "dev",

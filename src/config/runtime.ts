@@ -92,6 +92,11 @@ export class RuntimeConfig {
     }
   }
 
+  /** Whether a refresh would read KV now (cheap to ask on every event). */
+  due(now: number): boolean {
+    return this.kv !== undefined && now - this.fetchedAt >= REFRESH_MS;
+  }
+
   /** Re-reads the document when the last read is older than REFRESH_MS (or when forced). */
   async refresh(now: number, force = false): Promise<void> {
     if (!this.kv || (!force && now - this.fetchedAt < REFRESH_MS)) return;

@@ -122,8 +122,10 @@ export class DeviceObject extends DurableObject<Env> {
    * event waits for it; later refreshes run beside the event and apply from the next one.
    */
   private async fresh(): Promise<void> {
+    const now = Date.now();
+    if (!this.config.due(now)) return;
     const loaded = this.config.loaded;
-    const refresh = this.config.refresh(Date.now());
+    const refresh = this.config.refresh(now);
     if (loaded) this.ctx.waitUntil(refresh);
     else await refresh;
   }

@@ -1,18 +1,10 @@
 import WebSocket from "ws";
+import { FIRMWARE_HELLO, TEST_PAGE_HELLO } from "../../src/protocol/messages.ts";
 
 // A simulated device, as the stock firmware behaves: OTA check, then a WebSocket with the firmware's
 // headers, then the firmware hello. Used by the CLI simulator, the end-to-end tests and the benchmark.
 
-export const FIRMWARE_HELLO = {
-  type: "hello",
-  version: 1,
-  transport: "websocket",
-  features: { mcp: true },
-  audio_params: { format: "opus", sample_rate: 16000, channels: 1, frame_duration: 60 },
-} as const;
-
-/** What the xiaozhi browser test page sends: no transport, no audio_params. */
-export const TEST_PAGE_HELLO = { type: "hello", version: 1, features: { mcp: true } } as const;
+export { FIRMWARE_HELLO, TEST_PAGE_HELLO };
 
 export type Json = Record<string, unknown>;
 

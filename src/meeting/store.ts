@@ -1,4 +1,4 @@
-import type { Schema, Sql } from "../storage/sql.ts";
+import { LazyStore } from "../storage/sql.ts";
 import type { Segment } from "./messages.ts";
 import type { Summary } from "./summary.ts";
 
@@ -72,21 +72,7 @@ export function newMeetingId(now: number): string {
   return `m-${d}-${rand}`;
 }
 
-export class MeetingStore {
-  private readonly sql: Sql;
-  private readonly schema: Schema;
-
-  constructor(sql: Sql, schema: Schema) {
-    this.sql = sql;
-    this.schema = schema;
-  }
-
-  /** The tables, created on first use. */
-  private get db(): Sql {
-    this.schema.ensure();
-    return this.sql;
-  }
-
+export class MeetingStore extends LazyStore {
   /** The newest meeting of this device, whatever its phase. */
   latest(): MeetingRow | null {
     if (!this.schema.exists()) return null;

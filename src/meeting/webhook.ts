@@ -1,5 +1,5 @@
 import { log } from "../log.ts";
-import type { Schema, Sql } from "../storage/sql.ts";
+import { LazyStore } from "../storage/sql.ts";
 
 // The meeting webhook (PROTOCOL §6.1): signed twice (our X-Meeting-Signature and the Standard
 // Webhooks headers), 5 s timeout, one retry after a random 2-5 s with the same webhook-id. The
@@ -90,21 +90,7 @@ export interface OutboxEntry {
   attempts: number;
 }
 
-export class WebhookOutbox {
-  private readonly sql: Sql;
-  private readonly schema: Schema;
-
-  constructor(sql: Sql, schema: Schema) {
-    this.sql = sql;
-    this.schema = schema;
-  }
-
-  /** The tables, created on first use. */
-  private get db(): Sql {
-    this.schema.ensure();
-    return this.sql;
-  }
-
+export class WebhookOutbox extends LazyStore {
   add(id: string, url: string, body: string, now: number): void {
     this.db.exec("INSERT OR IGNORE INTO webhook_outbox (id, url, body, created_at) VALUES (?, ?, ?, ?)", id, url, body, now);
   }

@@ -24,6 +24,18 @@ export const HelloIn = z.looseObject({
 });
 export type HelloIn = z.infer<typeof HelloIn>;
 
+/** The hello stock xiaozhi firmware sends (for simulators and tests). */
+export const FIRMWARE_HELLO = {
+  type: "hello",
+  version: 1,
+  transport: "websocket",
+  features: { mcp: true },
+  audio_params: { format: "opus", sample_rate: 16000, channels: 1, frame_duration: 60 },
+} as const satisfies HelloIn;
+
+/** What the xiaozhi browser test page sends: no transport, no audio_params. */
+export const TEST_PAGE_HELLO = { type: "hello", version: 1, features: { mcp: true } } as const satisfies HelloIn;
+
 export const PingIn = z.looseObject({ type: z.enum(["ping", "keepalive"]) });
 
 export const ListenIn = z.looseObject({

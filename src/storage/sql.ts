@@ -64,3 +64,20 @@ export class Schema {
     this.state = "ready";
   }
 }
+
+/** A store over tables that are created on its first write (see Schema). */
+export abstract class LazyStore {
+  protected readonly sql: Sql;
+  protected readonly schema: Schema;
+
+  constructor(sql: Sql, schema: Schema) {
+    this.sql = sql;
+    this.schema = schema;
+  }
+
+  /** The tables, created on first use: for writes, and reads that follow a write. */
+  protected get db(): Sql {
+    this.schema.ensure();
+    return this.sql;
+  }
+}

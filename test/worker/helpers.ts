@@ -1,5 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { issueDeviceToken } from "../../src/auth/tokens.ts";
+import { FIRMWARE_HELLO } from "../../src/protocol/messages.ts";
 
 export const SECRET = "test-device-token-secret";
 export const ADMIN = "test-admin-token";
@@ -116,13 +117,7 @@ export async function openSocket(deviceId: string | null, opts: OpenOptions = {}
   return new TestSocket(res.webSocket);
 }
 
-export const FIRMWARE_HELLO = {
-  type: "hello",
-  version: 1,
-  transport: "websocket",
-  features: { mcp: true },
-  audio_params: { format: "opus", sample_rate: 16000, channels: 1, frame_duration: 60 },
-};
+export { FIRMWARE_HELLO };
 
 export async function connectDevice(deviceId: string, opts: OpenOptions = {}): Promise<{ sock: TestSocket; hello: Json }> {
   const sock = await openSocket(deviceId, opts);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
+import { describe, expect, it } from "vitest";
 import { autoDeviceId, claimedIdentity, isValidId, normaliseId, stripBearer } from "../../src/auth/identity.ts";
+import { expectNoConsole } from "../support/no-console.ts";
 
 // PROTOCOL §2.1: who a request says it is. Pure functions of a URL and headers.
 
@@ -13,16 +14,8 @@ function claim(query: Record<string, string> | string = {}, headers: Record<stri
   return claimedIdentity(url, new Headers(headers));
 }
 
-const CONSOLE = ["log", "info", "warn", "error", "debug", "trace"] as const;
-let spies: MockInstance[] = [];
-beforeEach(() => {
-  spies = CONSOLE.map((m) => vi.spyOn(console, m).mockImplementation(() => {}));
-});
-afterEach(() => {
-  // Identity parsing never logs: the caller decides what to write.
-  for (const s of spies) expect(s).not.toHaveBeenCalled();
-  vi.restoreAllMocks();
-});
+// Authentication never logs: the caller decides what to write.
+expectNoConsole();
 
 describe("normaliseId", () => {
   it("trims, strips one pair of surrounding quotes and lower-cases", () => {

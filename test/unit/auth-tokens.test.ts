@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { SignJWT, base64url, decodeJwt, decodeProtectedHeader } from "jose";
-import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   issueDeviceToken,
   issueXiaozhiToken,
@@ -11,6 +11,7 @@ import {
   verifyXiaozhiToken,
   type TokenCheck,
 } from "../../src/auth/tokens.ts";
+import { expectNoConsole } from "../support/no-console.ts";
 
 // PROTOCOL §2.2, AUTH_MODE=device-token: our HS256 JWTs and xiaozhi-server HMAC tokens.
 
@@ -55,15 +56,8 @@ function xiaozhi(secret: string, client: string, device: string, ts: number, pad
   return `${sig}${padded ? "=" : ""}.${ts}`;
 }
 
-const CONSOLE = ["log", "info", "warn", "error", "debug", "trace"] as const;
-let spies: MockInstance[] = [];
-beforeEach(() => {
-  spies = CONSOLE.map((m) => vi.spyOn(console, m).mockImplementation(() => {}));
-});
-afterEach(() => {
-  for (const s of spies) expect(s).not.toHaveBeenCalled();
-  vi.restoreAllMocks();
-});
+// Authentication never logs: the caller decides what to write.
+expectNoConsole();
 
 describe("issueDeviceToken", () => {
   it("issues an HS256 JWT with sub, cid, iss, aud, iat and exp = iat + ttl", async () => {

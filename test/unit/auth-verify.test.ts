@@ -2,11 +2,12 @@ import { createHmac } from "node:crypto";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SignJWT, base64url, exportJWK, generateKeyPair, type CryptoKey, type JWK } from "jose";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi, type MockInstance } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { claimedIdentity } from "../../src/auth/identity.ts";
 import { issueDeviceToken } from "../../src/auth/tokens.ts";
 import { authenticate, clearIntrospectionCache, type AuthResult } from "../../src/auth/verify.ts";
 import { parseSettings, type Settings } from "../../src/config/settings.ts";
+import { expectNoConsole } from "../support/no-console.ts";
 
 // PROTOCOL §2.2: authenticate() in every AUTH_MODE. JWKS and OAuth2 introspection are real HTTP
 // servers on 127.0.0.1 started here; keys are real jose keys; nothing is stubbed but the console,
@@ -128,17 +129,11 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
-const CONSOLE = ["log", "info", "warn", "error", "debug", "trace"] as const;
-let consoleSpies: MockInstance[] = [];
+// authenticate() returns a reason; logging is the caller's business (src/http/socket.ts).
+expectNoConsole();
 beforeEach(() => {
   clearIntrospectionCache();
   introRequests = [];
-  consoleSpies = CONSOLE.map((m) => vi.spyOn(console, m).mockImplementation(() => {}));
-});
-afterEach(() => {
-  // authenticate() returns a reason; logging is the caller's business (src/http/socket.ts).
-  for (const s of consoleSpies) expect(s).not.toHaveBeenCalled();
-  vi.restoreAllMocks();
 });
 
 const settings = (raw: Record<string, string>): Settings => parseSettings(raw).settings;

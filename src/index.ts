@@ -4,7 +4,7 @@ import pkg from "../package.json" with { type: "json" };
 import { runtimeConfig } from "./config/runtime.ts";
 import { dropLlmClients } from "./llm/client.ts";
 import { log } from "./log.ts";
-import { apiRoutes } from "./http/api.ts";
+import { apiRoutes } from "./http/api/index.ts";
 import type { AppEnv } from "./http/context.ts";
 import { apiError } from "./http/errors.ts";
 import { isLoopback } from "./http/local-dev.ts";

@@ -2,9 +2,11 @@ import { Hono } from "hono";
 import { issueDeviceToken } from "../auth/tokens.ts";
 import { isValidId, normaliseId } from "../auth/identity.ts";
 import { log } from "../log.ts";
+import { deviceCaller } from "../objects/ports.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { deviceTokenSecret } from "./local-dev.ts";
+import { limitBody } from "./validate.ts";
 
 // OTA check (PROTOCOL §1.1): the firmware asks where to connect and with which token.
 // The reply never contains `mqtt`, which the firmware would prefer over the WebSocket.
@@ -59,8 +61,7 @@ async function otaCheck(c: AppContext, alias: boolean) {
     }
     let activated = true;
     if (s.OTA_ACTIVATION === "required") {
-      const stub = c.env.DEVICE.get(c.env.DEVICE.idFromName(deviceId));
-      const state = await stub.otaActivation(deviceId);
+      const state = await deviceCaller(c.env)(deviceId, "activation.ota");
       if (!state.activated) {
         activated = false;
         activation = {
@@ -88,13 +89,13 @@ async function activationPoll(c: AppContext) {
   if (s.OTA_ACTIVATION !== "required") return c.json({ status: "activated" }, 200);
   const deviceId = normaliseId(c.req.header("device-id"));
   if (!deviceId || !isValidId(deviceId)) return apiError(c, 400, "INVALID_REQUEST", "missing Device-Id header");
-  const stub = c.env.DEVICE.get(c.env.DEVICE.idFromName(deviceId));
-  const state = await stub.otaActivation(deviceId);
+  const state = await deviceCaller(c.env)(deviceId, "activation.ota");
   return state.activated ? c.json({ status: "activated" }, 200) : c.json({ status: "waiting" }, 202);
 }
 
 export function otaRoutes(alias: boolean) {
   const app = new Hono<AppEnv>();
+  app.use("*", limitBody());
   app.post("/activate", activationPoll);
   app.post("/", (c) => otaCheck(c, alias));
   app.get("/", (c) =>

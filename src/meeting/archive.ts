@@ -1,5 +1,5 @@
 import type { Segment } from "./messages.ts";
-import type { Summary } from "./summary.ts";
+import type { Summary } from "./summary/schema.ts";
 
 // The meeting archive in R2 (PROTOCOL §6.1). Layout:
 //   meetings/<id>/segments/<chunk>.json   segments, SEGMENT_CHUNK per object

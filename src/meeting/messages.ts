@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { checkDistinct, summaryShape } from "./summary.ts";
+import { checkDistinct, summaryShape } from "./summary/schema.ts";
 
 // Meeting mode messages (PROTOCOL §6.1).
 

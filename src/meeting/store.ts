@@ -1,6 +1,7 @@
+import type { Session } from "../session/capability.ts";
 import { LazyStore } from "../storage/sql.ts";
 import type { Segment } from "./messages.ts";
-import type { Summary } from "./summary.ts";
+import type { Summary } from "./summary/schema.ts";
 
 // A device's meetings in its own SQLite: the meeting row and its segments. Nothing of a meeting is
 // held in memory, so memory stays flat however long it runs, and it survives disconnects and
@@ -28,6 +29,11 @@ export const MEETING_MIGRATION = {
     PRIMARY KEY (meeting_id, seq)
   );`,
 };
+
+export const PUSH_TIMER = "meeting-push";
+export const FINALIZE_TIMER = "meeting-finalize";
+export const ARCHIVE_TIMER = "meeting-archive";
+export const WEBHOOK_TIMER = "webhook";
 
 export type MeetingPhase = "active" | "finalizing" | "done";
 
@@ -65,6 +71,9 @@ function toRow(r: Raw): MeetingRow {
     summaryDelivered: r.summary_delivered === 1,
   };
 }
+
+/** The form of every meeting id this server makes; anything else is refused before it reaches R2. */
+export const MEETING_ID = /^m-\d{8}-[0-9a-f]{10}$/;
 
 export function newMeetingId(now: number): string {
   const d = new Date(now).toISOString().slice(0, 10).replace(/-/g, "");
@@ -148,4 +157,10 @@ export class MeetingStore extends LazyStore {
   dropSegments(id: string): void {
     this.db.exec("DELETE FROM meeting_segments WHERE meeting_id = ?", id);
   }
+}
+
+const STORE = {};
+/** The device's meeting store (one per object). */
+export function meetings(session: Session): MeetingStore {
+  return session.local(STORE, () => new MeetingStore(session.sql, session.schema));
 }

@@ -1,7 +1,11 @@
+import type { DeviceRpcName, RpcArgs, RpcResult } from "../capabilities.ts";
+import type { MemberPort } from "../group/group.ts";
 import type { PeerPort } from "../peer/port.ts";
+import type { PushSnapshot } from "../workflow/group-tasks.ts";
 import type { WorkflowPort } from "../workflow/port.ts";
 
-// Ports of the session core, over typed RPC to other objects; used by objects and the Worker alike.
+// The ports of the session core and the group core, over typed RPC to other objects; used by
+// objects and the Worker alike.
 
 const STUB_CACHE = 256;
 
@@ -31,22 +35,46 @@ function stubs<T extends Rpc.DurableObjectBranded | undefined>(ns: DurableObject
   };
 }
 
-export function peerPort(env: Env): PeerPort {
+export type DeviceCall = <K extends DeviceRpcName>(deviceId: string, name: K, ...args: RpcArgs<K>) => Promise<RpcResult<K>>;
+
+/** A capability's RPC entry point on a device's object, typed by the capability list. */
+export function deviceCaller(env: Env): DeviceCall {
   const device = stubs(env.DEVICE);
+  return (deviceId, name, ...args) => device(deviceId, (s) => s.call(name, args) as Promise<never>);
+}
+
+export function deviceStub(env: Env, deviceId: string) {
+  return env.DEVICE.get(env.DEVICE.idFromName(deviceId));
+}
+
+export function groupStub(env: Env, key: string) {
+  return env.GROUP.get(env.GROUP.idFromName(key));
+}
+
+export function peerPort(env: Env, call: DeviceCall = deviceCaller(env)): PeerPort {
   const group = stubs(env.GROUP);
   return {
-    deliver: (target, envelope) => device(target, (s) => s.deliverPeer(target, envelope)),
-    broadcast: (groupKey, from, envelope) => group(groupKey, (s) => s.broadcast(groupKey, from, envelope)),
-    notifyRedelivered: (sender, to, count) => device(sender, (s) => s.receiveRedelivered(sender, to, count)),
-    join: (groupKey, deviceId) => group(groupKey, (s) => s.join(groupKey, deviceId)),
+    deliver: (target, envelope) => call(target, "peer.deliver", envelope),
+    broadcast: (groupKey, from, envelope) => group(groupKey, (s) => s.broadcast(from, envelope)),
+    notifyRedelivered: (sender, to, count) => call(sender, "peer.redelivered", to, count),
+    join: (groupKey, deviceId) => group(groupKey, (s) => s.join(deviceId)),
   };
 }
 
 export function workflowPort(env: Env): WorkflowPort {
   const group = stubs(env.GROUP);
   return {
-    apply: (groupKey, op, actor) => group(groupKey, (s) => s.taskApply(groupKey, op, actor)),
-    snapshot: (groupKey, requester) => group(groupKey, (s) => s.taskSnapshot(groupKey, requester)),
-    get: (groupKey, ids) => group(groupKey, (s) => s.taskGet(groupKey, ids)),
+    apply: (groupKey, op, actor) => group(groupKey, (s) => s.taskApply(op, actor)),
+    snapshot: (groupKey, requester) => group(groupKey, (s) => s.taskSnapshot(requester)),
+    get: (groupKey, ids) => group(groupKey, (s) => s.taskGet(ids)),
+  };
+}
+
+/** How a group reaches its members: presence, snapshots. */
+export function memberPort(env: Env, call: DeviceCall = deviceCaller(env)): MemberPort & { pushSnapshot: PushSnapshot } {
+  const device = stubs(env.DEVICE);
+  return {
+    status: (id) => device(id, (s) => s.status()),
+    pushSnapshot: (id, snapshot, version) => call(id, "workflow.pushSnapshot", snapshot, version),
   };
 }

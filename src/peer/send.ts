@@ -1,6 +1,7 @@
 import { aliasOf, groupOf, type Settings } from "../config/settings.ts";
 import { log } from "../log.ts";
 import { aclFrom, mayBroadcast, mayMessage } from "./acl.ts";
+import { deliverWithRetry } from "./deliver.ts";
 import type { FailureCode, PeerEnvelope, PeerReceipt } from "./messages.ts";
 import type { PeerPort } from "./port.ts";
 import { parseTargets } from "./targets.ts";
@@ -75,13 +76,7 @@ export async function sendPeer(
       if (!req.trusted && !mayMessage(acl, req.from, senderGroup, t.id, groupOf(settings, t.id))) {
         return { id: t.id, outcome: "unauthorized" as const };
       }
-      try {
-        return { id: t.id, outcome: await port.deliver(t.id, envelope) };
-      } catch (err) {
-        // A delivery that failed in transit is retried once: the message id makes it idempotent.
-        log.warn("peer.deliver_retry", { from: req.from, to: t.id, error: err });
-        return { id: t.id, outcome: await port.deliver(t.id, envelope) };
-      }
+      return { id: t.id, outcome: await deliverWithRetry(port.deliver, t.id, envelope) };
     }),
   );
   for (const { id, outcome } of outcomes) {

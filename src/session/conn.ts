@@ -18,6 +18,8 @@ export interface ConnState {
   binary: BinaryVersion;
   /** Downlink frame duration from the device's hello (ms). */
   frameDuration: number;
+  /** The hello's `features` that are true (e.g. "mcp"). */
+  features: string[];
   connectedAt: number;
   helloAt: number | null;
   lastActivity: number;
@@ -34,10 +36,8 @@ export interface ConnState {
   audioFrames: number;
   badFrames: number;
   badFrameReplyAt: number;
-  /** When this socket was last sent a task snapshot (hello / mode-start debounce). */
-  snapshotAt: number;
-  /** The offline inbox has been delivered on this socket; until then new messages queue behind it. */
-  inboxDrained: boolean;
+  /** Capabilities' own small fields, one namespace each (see `attached` in capability.ts). */
+  ext: Record<string, unknown>;
 }
 
 export interface Conn {
@@ -68,6 +68,7 @@ export function newConnState(init: {
     headerVersion: init.headerVersion,
     binary: init.headerVersion ?? 1,
     frameDuration: 60,
+    features: [],
     connectedAt: init.now,
     helloAt: null,
     lastActivity: init.now,
@@ -82,7 +83,6 @@ export function newConnState(init: {
     audioFrames: 0,
     badFrames: 0,
     badFrameReplyAt: 0,
-    snapshotAt: 0,
-    inboxDrained: false,
+    ext: {},
   };
 }

@@ -1,28 +1,27 @@
 import { groupOf, type Settings } from "../config/settings.ts";
-import { joinGroup } from "../peer/delivery.ts";
-import { INBOX_MIGRATION, Inbox } from "../peer/inbox.ts";
-import type { PeerPort } from "../peer/port.ts";
-import type { WorkflowPort } from "../workflow/port.ts";
-import type { Bucket } from "../meeting/archive.ts";
-import { MEETING_MIGRATION } from "../meeting/store.ts";
-import { OUTBOX_MIGRATION } from "../meeting/webhook.ts";
-import { timerHandlers } from "./hooks.ts";
 import { log } from "../log.ts";
 import { parseFrame } from "../protocol/binary.ts";
 import { errorReply } from "../protocol/errors.ts";
-import { CLOSE, REPLACED_MESSAGE, type ModeName, type SystemOut } from "../protocol/messages.ts";
+import { CLOSE, REPLACED_MESSAGE, type AlertOut, type ModeName, type SystemOut } from "../protocol/messages.ts";
 import { Schema, type Sql } from "../storage/sql.ts";
+import type { Capability, HandlerCtx, RuntimeSlot, Session, UtteranceSource } from "./capability.ts";
 import type { Conn } from "./conn.ts";
-import { DEVICE_KV_MIGRATION, DeviceStore } from "./device-store.ts";
+import { CORE_TABLES } from "./core-routes.ts";
+import { DeviceStore, LAST_SEEN, MODE } from "./device-store.ts";
 import { planSocket } from "./lifecycle.ts";
 import { takeToken, type Bucket as TokenBucket } from "./rate-limit.ts";
+import { buildRegistry, type Registry } from "./registry.ts";
 import { dispatchText } from "./router.ts";
-import { TIMERS_MIGRATION, TimerTable, type AlarmPort } from "./timers.ts";
+import { TimerTable, type AlarmPort } from "./timers.ts";
+import { TurnRunner } from "./turns.ts";
 
-// The portable core of one device: everything the DeviceObject does, minus the Workers runtime.
-// The object hands it sockets, frames, closes and alarms; it answers through the Conn and Sql ports.
+// The portable core of one device: the host that capabilities plug into. The object hands it
+// sockets, frames, closes, alarms and RPCs; it answers through the Conn and Sql ports. It imports no
+// capability: the list arrives in the constructor (src/capabilities.ts builds it).
 
 export interface SessionRuntime {
+  /** The device this object serves (the Durable Object's name). */
+  readonly deviceId: string;
   readonly settings: Settings;
   readonly sql: Sql;
   readonly alarm: AlarmPort;
@@ -31,17 +30,9 @@ export interface SessionRuntime {
   sockets(): Conn[];
   /** When the runtime last answered a ping for us without waking the object (0 when never). */
   lastAutoResponse(conn: Conn): number;
-  readonly peers: PeerPort;
-  readonly workflow: WorkflowPort;
-  /** The meeting archive (R2 in production). */
-  readonly archive: Bucket;
-  /** Keeps background work (notifications to other objects) alive past the current event. */
+  /** Keeps background work alive past the current event. */
   defer(work: Promise<unknown>): void;
-  /**
-   * Runs `work` in a later turn of the event loop, once what this turn sent has gone out: storage
-   * work that does not belong in a reply's latency (opening a new object's database costs more
-   * than everything else a first connection does).
-   */
+  /** Runs `work` in a later turn of the event loop, once what this turn sent has gone out. */
   later(work: () => void | Promise<void>, delayMs?: number): void;
 }
 
@@ -49,70 +40,81 @@ const TEXT_RATE_PER_S = 50;
 const TEXT_BURST = 200;
 const BAD_FRAME_REPLY_INTERVAL_MS = 5000;
 const ACTIVITY_SAVE_STEP_MS = 1000;
+/** While a turn runs the alarm fires at least this often: an alarm is activity, so no eviction. */
+export const TURN_KEEPALIVE_MS = 30_000;
 
-export const DEVICE_MIGRATIONS = [TIMERS_MIGRATION, DEVICE_KV_MIGRATION, INBOX_MIGRATION, MEETING_MIGRATION, OUTBOX_MIGRATION];
+const registries = new WeakMap<readonly Capability[], Registry>();
+function registryOf(capabilities: readonly Capability[]): Registry {
+  let r = registries.get(capabilities);
+  if (!r) registries.set(capabilities, (r = buildRegistry(CORE_TABLES, capabilities)));
+  return r;
+}
 
-export class DeviceSession {
+interface ConnMemory {
+  bucket: TokenBucket;
+  savedActivity: number;
+  framesBeforeHello: number;
+  runtime: Map<RuntimeSlot<unknown>, unknown>;
+}
+
+export class DeviceSession implements Session {
   readonly store: DeviceStore;
   readonly timers: TimerTable;
-  readonly inbox: Inbox;
-  /** Newest task-list version pushed per group: an older snapshot arriving late is dropped. */
-  readonly snapshotVersions = new Map<string, number>();
-  private readonly buckets = new Map<string, TokenBucket>();
-  private readonly running = new Map<string, Promise<void>>();
-  private readonly savedActivity = new Map<string, number>();
-
-  readonly rt: SessionRuntime;
+  readonly turns: TurnRunner;
+  readonly registry: Registry;
   /** The device's tables, created by its first write (a first connection writes nothing). */
   readonly schema: Schema;
+  private readonly rt: SessionRuntime;
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly memo = new Map<object, unknown>();
+  /** What this isolate knows of each socket beyond its attachment; rebuilt lazily after a wake. */
+  private readonly memory = new Map<string, ConnMemory>();
 
-  constructor(rt: SessionRuntime) {
+  constructor(rt: SessionRuntime, capabilities: readonly Capability[]) {
     this.rt = rt;
-    this.schema = new Schema(rt.sql, DEVICE_MIGRATIONS);
+    this.registry = registryOf(capabilities);
+    this.schema = new Schema(rt.sql, this.registry.migrations);
     this.store = new DeviceStore(rt.sql, this.schema);
     this.timers = new TimerTable(rt.sql, this.schema, rt.alarm);
-    this.inbox = new Inbox(rt.sql, this.schema);
+    this.turns = new TurnRunner({
+      now: () => this.now(),
+      send: (conn, msg) => this.send(conn, msg),
+      keepAlive: (work) => rt.defer(work),
+      changed: () => this.reschedule(),
+    });
   }
 
-  /** Runs `work` once per key at a time: concurrent callers share the one run in progress. */
-  once(key: string, work: () => Promise<void>): Promise<void> {
-    let p = this.running.get(key);
-    if (!p) {
-      p = work().finally(() => this.running.delete(key));
-      this.running.set(key, p);
-    }
-    return p;
+  // ---- the Session API of capabilities ----
+
+  get deviceId(): string {
+    return this.rt.deviceId;
+  }
+
+  get settings(): Settings {
+    return this.rt.settings;
+  }
+
+  get sql(): Sql {
+    return this.rt.sql;
   }
 
   get groupKey(): string {
     return groupOf(this.settings, this.deviceId);
   }
 
-
-
-  get settings(): Settings {
-    return this.rt.settings;
-  }
-
-  /** Stored once the device's first session ends; until then its sockets know it. */
-  get deviceId(): string {
-    return this.store.get("deviceId") ?? this.rt.sockets()[0]?.state.deviceId ?? "";
-  }
-
-  /** Persists the device id if it is not yet (first close, first RPC), never on the connect path. */
-  remember(deviceId: string): void {
-    if (deviceId && this.store.get("deviceId") !== deviceId) this.store.set("deviceId", deviceId);
-  }
-
   get mode(): ModeName | null {
-    return this.store.get("mode")?.mode ?? null;
+    return this.store.get(MODE)?.mode ?? null;
   }
 
   now(): number {
     return this.rt.now();
   }
 
-  /** Open sockets that have said hello and were not replaced, newest first. */
+  /** Every socket the runtime holds, replaced and closing ones included. */
+  sockets(): Conn[] {
+    return this.rt.sockets();
+  }
+
   live(): Conn[] {
     return this.rt
       .sockets()
@@ -120,7 +122,6 @@ export class DeviceSession {
       .sort((a, b) => b.state.connectedAt - a.state.connectedAt);
   }
 
-  /** The socket pushes go to: the newest live one. */
   current(): Conn | undefined {
     return this.live()[0];
   }
@@ -135,7 +136,6 @@ export class DeviceSession {
     conn.state.lastSentAt = this.now();
   }
 
-  /** Sends to the current socket; false when the device has none (the caller decides what then). */
   push(msg: object): boolean {
     const conn = this.current();
     if (!conn) return false;
@@ -143,7 +143,51 @@ export class DeviceSession {
     return true;
   }
 
-  // ---- lifecycle ----
+  defer(work: Promise<unknown>): void {
+    this.rt.defer(work);
+  }
+
+  later(work: () => void | Promise<void>, delayMs?: number): void {
+    this.rt.later(work, delayMs);
+  }
+
+  once(key: string, work: () => Promise<void>): Promise<void> {
+    let p = this.running.get(key);
+    if (!p) {
+      p = work().finally(() => this.running.delete(key));
+      this.running.set(key, p);
+    }
+    return p;
+  }
+
+  local<T>(key: object, create: () => T): T {
+    if (!this.memo.has(key)) this.memo.set(key, create());
+    return this.memo.get(key) as T;
+  }
+
+  runtime<T>(conn: Conn, slot: RuntimeSlot<T>): T {
+    const slots = this.mem(conn).runtime;
+    if (!slots.has(slot)) slots.set(slot, slot.create(this, conn));
+    return slots.get(slot) as T;
+  }
+
+  async utterance(ctx: HandlerCtx, text: string, source: UtteranceSource): Promise<void> {
+    for (const cap of this.registry.capabilities) {
+      if (cap.onUtterance && (await cap.onUtterance(ctx, text, source))) return;
+    }
+    ctx.reply({ type: "alert", status: "error", message: "voice chat is not enabled on this server", emotion: "sad" } satisfies AlertOut);
+  }
+
+  // ---- lifecycle, called by the runtime adapter ----
+
+  private mem(conn: Conn): ConnMemory {
+    let m = this.memory.get(conn.state.id);
+    if (!m) {
+      m = { bucket: { tokens: TEXT_BURST, at: this.now() }, savedActivity: 0, framesBeforeHello: 0, runtime: new Map() };
+      this.memory.set(conn.state.id, m);
+    }
+    return m;
+  }
 
   onConnect(conn: Conn): void {
     const now = this.now();
@@ -153,7 +197,7 @@ export class DeviceSession {
       this.send(old, { type: "system", event: "replaced", message: REPLACED_MESSAGE } satisfies SystemOut);
       old.state.replacedAt = now;
       old.save();
-      log.info("device.replaced", { deviceId: conn.state.deviceId, oldConn: old.state.id, newConn: conn.state.id });
+      log.info("device.replaced", { deviceId: this.deviceId, oldConn: old.state.id, newConn: conn.state.id });
     }
     conn.save();
     // A lone new socket's idle alarm is set after its hello reply (or, without a hello, a second
@@ -165,19 +209,26 @@ export class DeviceSession {
   }
 
   onClose(conn: Conn, code: number): void {
-    this.buckets.delete(conn.state.id);
-    this.savedActivity.delete(conn.state.id);
-    const now = this.now();
-    this.remember(conn.state.deviceId);
-    this.store.set("lastSeen", now);
-    joinGroup(this);
+    this.turns.cancel(conn, "socket closed");
+    const m = this.memory.get(conn.state.id);
+    this.memory.delete(conn.state.id);
+    for (const [slot, value] of m?.runtime ?? []) {
+      try {
+        slot.dispose?.(value);
+      } catch (err) {
+        log.error("session.dispose_failed", { deviceId: this.deviceId, slot: slot.name, error: err });
+      }
+    }
+    for (const cap of this.registry.capabilities) cap.onClose?.(this, conn, code);
+    this.store.set(LAST_SEEN, this.now());
     log.info("device.disconnected", {
-      deviceId: conn.state.deviceId,
+      deviceId: this.deviceId,
       conn: conn.state.id,
       code,
       helloed: conn.state.helloAt !== null,
       audioFrames: conn.state.audioFrames,
       badFrames: conn.state.badFrames,
+      ...(m?.framesBeforeHello ? { framesBeforeHello: m.framesBeforeHello } : {}),
     });
     this.reschedule();
   }
@@ -185,22 +236,30 @@ export class DeviceSession {
   private touch(conn: Conn, now: number): void {
     conn.state.lastActivity = now;
     // The attachment write is throttled: a second of staleness after hibernation is harmless.
-    const saved = this.savedActivity.get(conn.state.id) ?? 0;
-    if (now - saved >= ACTIVITY_SAVE_STEP_MS) {
-      this.savedActivity.set(conn.state.id, now);
+    const m = this.mem(conn);
+    if (now - m.savedActivity >= ACTIVITY_SAVE_STEP_MS) {
+      m.savedActivity = now;
       conn.save();
     }
+  }
+
+  /** The per-socket text rate limit (PROTOCOL §10), for text frames and JSON inside binary frames. */
+  private admitText(conn: Conn, now: number): boolean {
+    if (takeToken(this.mem(conn).bucket, now, TEXT_RATE_PER_S, TEXT_BURST)) return true;
+    this.send(conn, errorReply("RATE_LIMITED", `more than ${TEXT_RATE_PER_S} messages per second`, { retryAfterMs: 1000 }));
+    return false;
+  }
+
+  /** A frame before the hello: dropped (the hello reply is the first thing a socket hears), logged once. */
+  beforeHello(conn: Conn, frame: string): void {
+    const m = this.mem(conn);
+    if (m.framesBeforeHello++ === 0) log.warn("session.before_hello", { deviceId: this.deviceId, conn: conn.state.id, frame: frame.slice(0, 64) });
   }
 
   async onText(conn: Conn, text: string): Promise<void> {
     const now = this.now();
     this.touch(conn, now);
-    let bucket = this.buckets.get(conn.state.id);
-    if (!bucket) this.buckets.set(conn.state.id, (bucket = { tokens: TEXT_BURST, at: now }));
-    if (!takeToken(bucket, now, TEXT_RATE_PER_S, TEXT_BURST)) {
-      this.send(conn, errorReply("RATE_LIMITED", `more than ${TEXT_RATE_PER_S} messages per second`, { retryAfterMs: 1000 }));
-      return;
-    }
+    if (!this.admitText(conn, now)) return;
     await dispatchText(this, conn, text);
   }
 
@@ -220,21 +279,24 @@ export class DeviceSession {
       return;
     }
     if (frame.kind === "text") {
-      void dispatchText(this, conn, frame.text);
+      if (this.admitText(conn, now)) void dispatchText(this, conn, frame.text);
       return;
     }
     if (frame.kind === "audio") conn.state.audioFrames++;
-    // Audio and end-of-speech feed the voice pipeline once it is configured; until then they are
-    // counted (logged at close) and the session carries on.
+    const ctx = this.ctx(conn);
+    for (const cap of this.registry.capabilities) cap.onAudio?.(ctx, frame);
   }
 
-  /** Points the alarm at the next moment any socket needs attention (idle, heartbeat, handover). */
+  ctx(conn: Conn): HandlerCtx {
+    return { session: this, conn, now: this.now(), reply: (msg) => this.send(conn, msg) };
+  }
+
   reschedule(): void {
     const now = this.now();
-    let next: number | null = null;
+    let next: number | null = this.turns.busy ? now + TURN_KEEPALIVE_MS : null;
     for (const conn of this.rt.sockets()) {
       if (!conn.open) continue;
-      const plan = planSocket(conn.state, this.lastInbound(conn), this.mode, this.limits(), now);
+      const plan = planSocket(conn.state, this.lastInbound(conn), this.mode, this.limits(), now, this.turns.current(conn) !== undefined);
       if (plan.actions.length) next = now;
       else if (plan.next !== null) next = next === null ? plan.next : Math.min(next, plan.next);
     }
@@ -253,7 +315,7 @@ export class DeviceSession {
     const now = this.now();
     for (const conn of this.rt.sockets()) {
       if (!conn.open) continue;
-      const plan = planSocket(conn.state, this.lastInbound(conn), this.mode, this.limits(), now);
+      const plan = planSocket(conn.state, this.lastInbound(conn), this.mode, this.limits(), now, this.turns.current(conn) !== undefined);
       for (const action of plan.actions) {
         switch (action.kind) {
           case "close-replaced":
@@ -262,7 +324,7 @@ export class DeviceSession {
           case "timeout":
             this.send(conn, { type: "system", event: "timeout" } satisfies SystemOut);
             conn.close(CLOSE.idle, "idle timeout");
-            log.info("device.idle_timeout", { deviceId: conn.state.deviceId, conn: conn.state.id });
+            log.info("device.idle_timeout", { deviceId: this.deviceId, conn: conn.state.id });
             break;
           case "warn":
             this.send(conn, { type: "system", event: "timeout_warning", seconds: action.seconds } satisfies SystemOut);
@@ -283,9 +345,9 @@ export class DeviceSession {
     const due = this.timers.takeDue(this.now());
     for (const timer of due) {
       const prefix = timer.name.split(":")[0]!;
-      const handler = Object.hasOwn(timerHandlers, prefix) ? timerHandlers[prefix] : undefined;
+      const handler = this.registry.timers[prefix];
       if (!handler) {
-        log.warn("timer.unknown", { name: timer.name });
+        log.warn("timer.unknown", { deviceId: this.deviceId, name: timer.name });
         continue;
       }
       try {
@@ -298,12 +360,39 @@ export class DeviceSession {
     this.reschedule();
   }
 
-  /** Operator disconnect (DELETE /api/devices/:id/sessions): credentials revoked → 1008. */
-  disconnectAll(reason: string): number {
+  /** An RPC entry point of a capability (`<capability>.<name>`). */
+  async rpc(name: string, args: readonly unknown[]): Promise<unknown> {
+    const handler = this.registry.rpc[name];
+    if (!handler) throw new Error(`no RPC "${name.slice(0, 64)}" on the device object`);
+    return (handler as (s: Session, ...a: unknown[]) => unknown)(this, ...args);
+  }
+
+  /** What GET /api/devices/:id shows: the core's facts plus each capability's. */
+  info(): Record<string, unknown> {
+    const online = this.online;
+    const out: Record<string, unknown> = {
+      deviceId: this.deviceId,
+      online,
+      lastSeen: online ? this.now() : (this.store.get(LAST_SEEN) ?? null),
+      mode: this.mode,
+      groupKey: this.groupKey,
+    };
+    for (const cap of this.registry.capabilities) Object.assign(out, cap.describe?.(this));
+    return out;
+  }
+
+  /** Whether the device is connected, and since when; answered without touching storage. */
+  status(): { online: boolean; since: number } {
+    const live = this.live();
+    return { online: live.length > 0, since: live.length ? Math.min(...live.map((c) => c.state.connectedAt)) : 0 };
+  }
+
+  /** Operator disconnect (DELETE /api/devices/:id/sessions). */
+  disconnectAll(code: number, reason: string): number {
     let n = 0;
     for (const conn of this.rt.sockets()) {
       if (!conn.open) continue;
-      conn.close(CLOSE.policy, reason);
+      conn.close(code, reason);
       n++;
     }
     return n;

@@ -1,8 +1,10 @@
 import type { ModeName } from "../protocol/messages.ts";
 import type { Schema, Sql } from "../storage/sql.ts";
+import { fact, type Fact } from "./capability.ts";
 
-// Small per-device facts in the device's own SQLite: its id, mode, last sighting, activation.
-// Values are cached after the first read; the object is the only writer.
+// Small per-device facts in the device's own SQLite (its mode, last sighting, and whatever small
+// values capabilities keep under their own keys). Values are cached after the first read; the
+// object is the only writer.
 
 export const DEVICE_KV_MIGRATION = {
   name: "device-kv-v1",
@@ -14,24 +16,11 @@ export interface ModeState {
   startedAt: number;
 }
 
-export interface Activation {
-  code: string;
-  challenge: string;
-  createdAt: number;
-  activatedAt: number | null;
-}
-
-interface Facts {
-  deviceId: string;
-  mode: ModeState | null;
-  lastSeen: number;
-  activation: Activation;
-  /** The group key this device has joined (see GroupObject.join). */
-  group: string;
-}
+export const MODE = fact<ModeState | null>("mode");
+export const LAST_SEEN = fact<number>("lastSeen");
 
 export class DeviceStore {
-  private readonly cache = new Map<keyof Facts, unknown>();
+  private readonly cache = new Map<string, unknown>();
 
   private readonly sql: Sql;
   private readonly schema: Schema;
@@ -41,28 +30,28 @@ export class DeviceStore {
     this.schema = schema;
   }
 
-  get<K extends keyof Facts>(key: K): Facts[K] | undefined {
-    if (this.cache.has(key)) return this.cache.get(key) as Facts[K] | undefined;
+  get<T>(f: Fact<T>): T | undefined {
+    if (this.cache.has(f.key)) return this.cache.get(f.key) as T | undefined;
     if (!this.schema.exists()) return undefined;
-    const row = this.sql.exec<{ value: string }>("SELECT value FROM device_kv WHERE key = ?", key).toArray()[0];
-    const value = row ? (JSON.parse(row.value) as Facts[K]) : undefined;
-    this.cache.set(key, value);
+    const row = this.sql.exec<{ value: string }>("SELECT value FROM device_kv WHERE key = ?", f.key).toArray()[0];
+    const value = row ? (JSON.parse(row.value) as T) : undefined;
+    this.cache.set(f.key, value);
     return value;
   }
 
-  set<K extends keyof Facts>(key: K, value: Facts[K]): void {
-    if (this.cache.has(key) && this.cache.get(key) === value) return;
-    this.cache.set(key, value);
+  set<T>(f: Fact<T>, value: T): void {
+    if (this.cache.has(f.key) && this.cache.get(f.key) === value) return;
+    this.cache.set(f.key, value);
     this.schema.ensure();
     this.sql.exec(
       "INSERT INTO device_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      key,
+      f.key,
       JSON.stringify(value),
     );
   }
 
-  delete(key: keyof Facts): void {
-    this.cache.set(key, undefined);
-    if (this.schema.exists()) this.sql.exec("DELETE FROM device_kv WHERE key = ?", key);
+  delete<T>(f: Fact<T>): void {
+    this.cache.set(f.key, undefined);
+    if (this.schema.exists()) this.sql.exec("DELETE FROM device_kv WHERE key = ?", f.key);
   }
 }

@@ -13,9 +13,13 @@ export interface IdleLimits {
   idleWarningS: number;
 }
 
+/** Meeting, working and coding mode run hands-free for long stretches: ×3 idle limit, heartbeats. */
+export function isLongMode(mode: ModeName | null): boolean {
+  return mode === "meeting" || mode === "working" || mode === "coding";
+}
+
 export function idleLimitMs(limits: IdleLimits, mode: ModeName | null): number {
-  const long = mode === "meeting" || mode === "working";
-  return limits.idleTimeoutS * 1000 * (long ? 3 : 1);
+  return limits.idleTimeoutS * 1000 * (isLongMode(mode) ? 3 : 1);
 }
 
 export type SocketAction =
@@ -34,6 +38,7 @@ export interface Plan {
 /**
  * `lastInbound` is the later of the last frame we processed and the last ping the runtime answered
  * on our behalf (auto-response), so pings that never woke the object still count as activity.
+ * `busy`: a turn is waiting on a provider or a tool, which also earns heartbeats (PROTOCOL §3).
  */
 export function planSocket(
   s: ConnState,
@@ -41,6 +46,7 @@ export function planSocket(
   mode: ModeName | null,
   limits: IdleLimits,
   now: number,
+  busy = false,
 ): Plan {
   if (s.replacedAt !== null) {
     const at = s.replacedAt + REPLACED_CLOSE_MS;
@@ -58,8 +64,7 @@ export function planSocket(
     if (now >= warnAt) actions.push({ kind: "warn", seconds: limits.idleWarningS });
     else next = Math.min(next, warnAt);
   }
-  const long = mode === "meeting" || mode === "working";
-  if (long && s.helloAt !== null) {
+  if ((busy || isLongMode(mode)) && s.helloAt !== null) {
     const beatAt = s.lastSentAt + HEARTBEAT_MS;
     if (now >= beatAt) {
       actions.push({ kind: "heartbeat" });

@@ -1,13 +1,13 @@
 import { log } from "../log.ts";
 import { describeIssues, errorReply, schemaError } from "../protocol/errors.ts";
 import { MAX_TEXT_BYTES } from "../protocol/messages.ts";
+import type { HandlerCtx } from "./capability.ts";
 import type { Conn } from "./conn.ts";
-import type { DeviceSession } from "./device-session.ts";
-import type { HandlerCtx } from "./route.ts";
-import { routes } from "./routes.ts";
+import type { Host } from "./host.ts";
 
-// Text frame → one handler: size check, JSON, type lookup in the route table, schema, handler.
-// Every failure is a reply on the same socket; nothing here may throw into the runtime.
+// Text frame → one handler: size check, JSON, type lookup in the route table (the core's types and
+// the capabilities'), schema, handler. Every failure is a reply on the same socket; nothing here
+// may throw into the runtime.
 
 const encoder = new TextEncoder();
 
@@ -18,7 +18,7 @@ function utf8Length(text: string): number {
   return encoder.encode(text).byteLength;
 }
 
-export async function dispatchText(session: DeviceSession, conn: Conn, text: string): Promise<void> {
+export async function dispatchText(session: Host, conn: Conn, text: string): Promise<void> {
   const ctx: HandlerCtx = { session, conn, now: session.now(), reply: (msg) => session.send(conn, msg) };
   const size = utf8Length(text);
   if (size > MAX_TEXT_BYTES) {
@@ -33,7 +33,7 @@ export async function dispatchText(session: DeviceSession, conn: Conn, text: str
   }
   // The hello reply is the first thing a socket hears (PROTOCOL §3): anything before it is dropped.
   if (conn.state.helloAt === null && (data as { type?: unknown } | undefined)?.type !== "hello") {
-    log.warn("session.before_hello", { deviceId: conn.state.deviceId, frame: text.slice(0, 64) });
+    session.beforeHello(conn, text);
     return;
   }
   if (data === undefined) {
@@ -49,7 +49,7 @@ export async function dispatchText(session: DeviceSession, conn: Conn, text: str
     ctx.reply(errorReply("UNKNOWN_TYPE", "message has no type"));
     return;
   }
-  const r = Object.hasOwn(routes, type) ? routes[type] : undefined;
+  const r = session.registry.routes[type];
   if (!r) {
     ctx.reply(errorReply("UNKNOWN_TYPE", `unknown message type "${type.slice(0, 64)}"`));
     return;
@@ -62,7 +62,7 @@ export async function dispatchText(session: DeviceSession, conn: Conn, text: str
   try {
     await r.handle(parsed.data, ctx);
   } catch (err) {
-    log.error("session.handler_failed", { deviceId: conn.state.deviceId, type, error: err });
+    log.error("session.handler_failed", { deviceId: session.deviceId, type, error: err });
     ctx.reply(errorReply("INTERNAL_ERROR", `the server failed to handle "${type}"; the session goes on`));
   }
 }

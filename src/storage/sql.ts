@@ -9,6 +9,12 @@ export interface SqlCursor<T> extends Iterable<T> {
   readonly rowsWritten: number;
 }
 
+/** A named schema change, applied once per database (names are constants of ours, never input). */
+export interface Migration {
+  name: string;
+  up: string;
+}
+
 export interface Sql {
   exec<T extends Record<string, SqlValue>>(query: string, ...bindings: unknown[]): SqlCursor<T>;
 }
@@ -18,7 +24,7 @@ export interface Sql {
  * on the hot path: one read for an up-to-date object, one batch of statements for a new one.
  * Migration names are constants of ours, never input.
  */
-export function migrate(sql: Sql, migrations: ReadonlyArray<{ name: string; up: string }>): void {
+export function migrate(sql: Sql, migrations: readonly Migration[]): void {
   const exists = sql.exec("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").toArray().length > 0;
   const done = new Set(exists ? sql.exec<{ name: string }>("SELECT name FROM _migrations").toArray().map((r) => r.name) : []);
   const pending = migrations.filter((m) => !done.has(m.name));
@@ -40,9 +46,9 @@ export function migrate(sql: Sql, migrations: ReadonlyArray<{ name: string; up: 
 export class Schema {
   private state: "unknown" | "absent" | "ready" = "unknown";
   private readonly sql: Sql;
-  private readonly migrations: ReadonlyArray<{ name: string; up: string }>;
+  private readonly migrations: readonly Migration[];
 
-  constructor(sql: Sql, migrations: ReadonlyArray<{ name: string; up: string }>) {
+  constructor(sql: Sql, migrations: readonly Migration[]) {
     this.sql = sql;
     this.migrations = migrations;
   }

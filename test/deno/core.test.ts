@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { describeIssues } from "../../src/protocol/errors.ts";
-import { parseTaskCommand } from "../../src/workflow/voice-commands.ts";
-import { heuristicSummary } from "../../src/meeting/summary.ts";
+import { parseTaskCommand } from "../../src/workflow/commands/parse.ts";
+import { heuristicSummary } from "../../src/meeting/summary/heuristic.ts";
 import { memoryDevice } from "../support/memory-runtime.ts";
 
 // Runs under Deno (`npm run test:deno`): the portable core (session, router, stores, capabilities'
@@ -10,8 +10,7 @@ import { memoryDevice } from "../support/memory-runtime.ts";
 
 test("session core answers hello and keeps its mode on another runtime's SQLite", async () => {
   const d = memoryDevice();
-  const c = d.connect("aa:bb:cc:00:00:01");
-  await d.session.onText(c, JSON.stringify({ type: "hello", version: 1 }));
+  const c = await d.hello(undefined, { type: "hello", version: 1 });
   await d.session.onText(c, JSON.stringify({ type: "mode", state: "start" }));
   await d.session.onText(c, JSON.stringify({ type: "mode", state: "start", mode: "meeting" }));
   assert.equal(c.sent[0]?.type, "hello");

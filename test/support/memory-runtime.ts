@@ -1,16 +1,16 @@
 import { DatabaseSync } from "node:sqlite";
+import { deviceCapabilities, type Services } from "../../src/capabilities.ts";
 import { parseSettings, type Settings } from "../../src/config/settings.ts";
-import type { Bucket } from "../../src/meeting/archive.ts";
-import type { PeerPort } from "../../src/peer/port.ts";
+import type { Capability } from "../../src/session/capability.ts";
 import type { Conn, ConnState } from "../../src/session/conn.ts";
 import { newConnState } from "../../src/session/conn.ts";
 import { DeviceSession, type SessionRuntime } from "../../src/session/device-session.ts";
 import type { Sql, SqlCursor, SqlValue } from "../../src/storage/sql.ts";
-import type { WorkflowPort } from "../../src/workflow/port.ts";
 
 // The portable session core on a runtime that is not workerd: SQLite from `node:sqlite` (Node 24 and
 // Deno both have it), sockets as arrays, a clock the test moves. If the core imported anything of
-// the Workers runtime, this would not load.
+// the Workers runtime, this would not load. Tests drive it through the same entry points the
+// Durable Object uses (onConnect, onText, onBinary, onClose, onAlarm, rpc).
 
 export function sqliteSql(): Sql {
   const db = new DatabaseSync(":memory:");
@@ -38,6 +38,9 @@ export function sqliteSql(): Sql {
 export class MemoryConn implements Conn {
   readonly state: ConnState;
   readonly sent: Array<Record<string, unknown>> = [];
+  readonly binary: Uint8Array[] = [];
+  /** The attachment as last saved (what would survive hibernation). */
+  saved: string | null = null;
   closed: { code: number; reason: string } | null = null;
   constructor(state: ConnState) {
     this.state = state;
@@ -48,53 +51,128 @@ export class MemoryConn implements Conn {
   send(msg: object) {
     this.sent.push(JSON.parse(JSON.stringify(msg)));
   }
-  sendBinary() {}
+  sendBinary(bytes: Uint8Array) {
+    this.binary.push(bytes.slice());
+  }
   close(code: number, reason: string) {
     this.closed = { code, reason };
   }
-  save() {}
+  save() {
+    this.saved = JSON.stringify(this.state);
+  }
+  /** Messages of one type, in order. */
+  of(type: string): Array<Record<string, unknown>> {
+    return this.sent.filter((m) => m.type === type);
+  }
 }
 
 export interface MemoryDevice {
+  deviceId: string;
   session: DeviceSession;
+  settings: Settings;
   clock: { now: number };
   alarm: { at: number | null };
   conns: MemoryConn[];
-  connect(deviceId: string): MemoryConn;
+  /** Work handed to `defer`/`later`, awaited by `settle`. */
+  pending: Set<Promise<unknown>>;
+  connect(opts?: { headerVersion?: 1 | 2 | 3 }): MemoryConn;
+  /** Connects and says the firmware hello; resolves once the after-hello work has run. */
+  hello(conn?: MemoryConn, hello?: object): Promise<MemoryConn>;
+  /** Waits for deferred work and running turns. */
+  settle(): Promise<void>;
+  /** Moves the clock to the alarm and runs it. */
+  fireAlarm(): Promise<void>;
+  close(conn: MemoryConn, code?: number): void;
 }
 
-export function memoryDevice(raw: Record<string, string> = {}, ports: Partial<{ peers: PeerPort; workflow: WorkflowPort; archive: Bucket }> = {}): MemoryDevice {
+const unused = () => {
+  throw new Error("not wired in this test");
+};
+
+/** Services that fail loudly if a test reaches them without wiring them. */
+export function unwiredServices(over: Partial<Services> = {}): Services {
+  return {
+    peers: { deliver: unused, broadcast: unused, notifyRedelivered: async () => {}, join: async () => {} },
+    workflow: { apply: unused, snapshot: unused, get: unused },
+    archive: { put: unused, get: unused, delete: unused, list: unused },
+    ...over,
+  };
+}
+
+export const FIRMWARE_HELLO_MSG = {
+  type: "hello",
+  version: 1,
+  transport: "websocket",
+  features: { mcp: true },
+  audio_params: { format: "opus", sample_rate: 16000, channels: 1, frame_duration: 60 },
+};
+
+export function memoryDevice(
+  raw: Record<string, string> = {},
+  opts: { deviceId?: string; services?: Partial<Services>; capabilities?: readonly Capability[] } = {},
+): MemoryDevice {
+  const deviceId = opts.deviceId ?? "aa:bb:cc:00:00:01";
   const settings: Settings = parseSettings(raw).settings;
   const clock = { now: 1_800_000_000_000 };
   const alarm = { at: null as number | null };
   const conns: MemoryConn[] = [];
-  const unused = () => {
-    throw new Error("not wired in this test");
+  const pending = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    const q = p.catch(() => {});
+    pending.add(q);
+    void q.finally(() => pending.delete(q));
   };
   const rt: SessionRuntime = {
+    deviceId,
     settings,
     sql: sqliteSql(),
     alarm: { setAlarm: (at) => (alarm.at = at), deleteAlarm: () => (alarm.at = null) },
     now: () => clock.now,
     sockets: () => conns,
     lastAutoResponse: () => 0,
-    peers: ports.peers ?? { deliver: unused, broadcast: unused, notifyRedelivered: async () => {}, join: async () => {} },
-    workflow: ports.workflow ?? { apply: unused, snapshot: unused, get: unused },
-    archive: ports.archive ?? { put: unused, get: unused, delete: unused, list: unused },
-    defer: (p) => void p.catch(() => {}),
-    later: (work) => void work(),
+    defer: track,
+    later: (work) => track(Promise.resolve().then(work)),
   };
-  const session = new DeviceSession(rt);
-  return {
+  const session = new DeviceSession(rt, opts.capabilities ?? deviceCapabilities(unwiredServices(opts.services)));
+  const device: MemoryDevice = {
+    deviceId,
     session,
+    settings,
     clock,
     alarm,
     conns,
-    connect(deviceId) {
-      const conn = new MemoryConn(newConnState({ id: `c${conns.length + 1}`, deviceId, clientId: deviceId, sessionId: `s${conns.length + 1}`, headerVersion: null, assignedId: false, now: clock.now }));
+    pending,
+    connect(o = {}) {
+      const n = conns.length + 1;
+      const conn = new MemoryConn(
+        newConnState({ id: `c${n}`, deviceId, clientId: deviceId, sessionId: `s${n}`, headerVersion: o.headerVersion ?? null, assignedId: false, now: clock.now }),
+      );
       conns.push(conn);
       session.onConnect(conn);
       return conn;
     },
+    async hello(conn, hello = FIRMWARE_HELLO_MSG) {
+      const c = conn ?? device.connect();
+      await session.onText(c, JSON.stringify(hello));
+      await device.settle();
+      return c;
+    },
+    async settle() {
+      for (let i = 0; i < 20 && (pending.size || session.turns.busy); i++) {
+        await Promise.all([...pending]);
+        await session.turns.idle();
+      }
+    },
+    async fireAlarm() {
+      if (alarm.at === null) throw new Error("no alarm set");
+      clock.now = Math.max(clock.now, alarm.at);
+      await session.onAlarm();
+      await device.settle();
+    },
+    close(conn, code = 1000) {
+      conn.closed = { code, reason: "closed by test" };
+      session.onClose(conn, code);
+    },
   };
+  return device;
 }

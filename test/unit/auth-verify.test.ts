@@ -262,7 +262,8 @@ describe("AUTH_MODE=off", () => {
     expect(r.deviceId).toMatch(/^auto-[0-9a-f]{8}$/);
     expect(r).toMatchObject({ method: "off", assignedId: true, clientId: r.deviceId });
     const again = await auth(s, {});
-    if (again.ok) expect(again.deviceId).not.toBe(r.deviceId);
+    expect(again).toMatchObject({ ok: true, method: "off", assignedId: true, deviceId: expect.stringMatching(/^auto-[0-9a-f]{8}$/) });
+    expect(again.ok && again.deviceId).not.toBe(r.deviceId);
   });
 
   it("keeps a client id sent without a device id", async () => {

@@ -22,13 +22,20 @@ describe("socket plan (PROTOCOL §3)", () => {
     expect(planSocket(s, 586_000, null, limits, 586_000)).toEqual({ actions: [], next: 586_000 + 585_000 });
   });
 
-  it("triples the limit in meeting and working mode and beats every minute there", () => {
+  it("triples the limit in meeting, working and coding mode and beats every minute there", () => {
     const s = base();
     const p = planSocket(s, 0, "meeting", limits, 1000);
     expect(p.next).toBe(HEARTBEAT_MS);
     expect(planSocket(s, 0, "working", limits, HEARTBEAT_MS).actions).toEqual([{ kind: "heartbeat" }]);
     expect(planSocket(s, 0, "working", limits, 1_785_000).actions).toContainEqual({ kind: "warn", seconds: 15 });
-    expect(planSocket(s, 0, "coding", limits, HEARTBEAT_MS).actions).toEqual([]);
+    expect(planSocket(s, 0, "coding", limits, HEARTBEAT_MS).actions).toEqual([{ kind: "heartbeat" }]);
+    expect(planSocket(s, 0, null, limits, HEARTBEAT_MS).actions).toEqual([]);
+  });
+
+  it("beats while a turn waits on a provider, outside long modes too", () => {
+    const s = base();
+    expect(planSocket(s, 0, null, limits, HEARTBEAT_MS, true).actions).toEqual([{ kind: "heartbeat" }]);
+    expect(planSocket(s, 0, null, limits, 1000, true).next).toBe(HEARTBEAT_MS);
   });
 
   it("closes a replaced socket 1.5 s after the handover", () => {

@@ -1,23 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import { heuristicSummary } from "../../src/meeting/summary/heuristic.ts";
+import { normalizeSummary } from "../../src/meeting/summary/normalize.ts";
+import { buildSummaryPrompt, tailText, transcriptText } from "../../src/meeting/summary/prompt.ts";
 import {
-  buildSummaryPrompt,
   checkDistinct,
-  detectLanguage,
   formatDuration,
-  heuristicSummary,
   MAX_ITEM_CHARS,
   MAX_TITLE_CHARS,
-  normalizeSummary,
   Summary,
   SUMMARY_LIMITS,
   summaryShape,
   SummaryReply,
-  tailText,
   TRANSCRIPT_TAIL_CHARS,
-  transcriptText,
   type Segment,
-} from "../../src/meeting/summary.ts";
+} from "../../src/meeting/summary/schema.ts";
+import { detectLanguage } from "../../src/text/lang.ts";
 
 // PROTOCOL §6.1: the summary the device gets — title, duration, ≤6 bullets, ≤4 of each other list,
 // distinct non-empty strings — whether the LLM answered well, badly or not at all.

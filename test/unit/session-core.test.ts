@@ -4,33 +4,27 @@ import { memoryDevice } from "../support/memory-runtime.ts";
 // The session core outside workerd (node:sqlite, in-memory sockets, a test clock): proof that it is
 // portable, and a fast check of its rules.
 
-const hello = { type: "hello", version: 1, transport: "websocket", audio_params: { format: "opus", sample_rate: 16000, channels: 1, frame_duration: 60 } };
-
 describe("portable session core", () => {
   it("answers hello, routes errors and keeps the mode in SQLite", async () => {
     const d = memoryDevice({ DOWNLINK_SAMPLE_RATE: "16000" });
-    const c = d.connect("aa:bb:cc:00:00:01");
-    await d.session.onText(c, JSON.stringify(hello));
-    expect(c.sent[0]).toMatchObject({ type: "hello", session_id: "s1", device_id: "aa:bb:cc:00:00:01", audio_params: { sample_rate: 16000 } });
+    const c = await d.hello();
+    expect(c.sent[0]).toMatchObject({ type: "hello", session_id: "s1", device_id: d.deviceId, audio_params: { sample_rate: 16000 } });
     await d.session.onText(c, "nope");
     await d.session.onText(c, JSON.stringify({ type: "mode", state: "start", mode: "coding" }));
     expect(c.sent.slice(1)).toEqual([
       { type: "error", code: "INVALID_JSON", message: "frame is not valid JSON" },
       { type: "mode", status: "ok", state: "start", mode: "coding" },
     ]);
-    expect(d.session.store.get("mode")).toMatchObject({ mode: "coding" });
+    expect(d.session.mode).toBe("coding");
   });
 
   it("runs idle warning and timeout from the one alarm", async () => {
     const d = memoryDevice();
-    const c = d.connect("aa:bb:cc:00:00:02");
-    await d.session.onText(c, JSON.stringify(hello));
+    const c = await d.hello();
     expect(d.alarm.at).toBe(d.clock.now + 585_000);
-    d.clock.now = d.alarm.at!;
-    await d.session.onAlarm();
+    await d.fireAlarm();
     expect(c.sent.at(-1)).toEqual({ type: "system", event: "timeout_warning", seconds: 15 });
-    d.clock.now = d.alarm.at!;
-    await d.session.onAlarm();
+    await d.fireAlarm();
     expect(c.sent.at(-1)).toEqual({ type: "system", event: "timeout" });
     expect(c.closed).toEqual({ code: 4000, reason: "idle timeout" });
   });
@@ -38,10 +32,10 @@ describe("portable session core", () => {
   it("queues peer messages while offline and delivers them after hello", async () => {
     const d = memoryDevice();
     const env = { type: "peer" as const, event: "message" as const, id: "m1", from: "aa:bb:cc:00:00:09", fromName: "x", category: "chat", payload: { t: 1 }, ts: 1 };
-    expect(d.session.inbox.enqueue(env, { max: 10, ttlMs: 60_000 }, d.clock.now)).toBe("enqueued");
-    expect(d.session.inbox.enqueue(env, { max: 10, ttlMs: 60_000 }, d.clock.now)).toBe("enqueued");
-    const c = d.connect("aa:bb:cc:00:00:03");
-    await d.session.onText(c, JSON.stringify(hello));
+    expect(await d.session.rpc("peer.deliver", [env])).toBe("enqueued");
+    expect(await d.session.rpc("peer.deliver", [env])).toBe("enqueued");
+    expect(d.session.info()).toMatchObject({ deviceId: d.deviceId, online: false, inbox: 1 });
+    const c = await d.hello();
     expect(c.sent.map((m) => m.type)).toEqual(["hello", "peer"]);
     expect(c.sent[1]).toMatchObject({ id: "m1", redelivery: true });
   });

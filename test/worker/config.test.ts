@@ -1,8 +1,7 @@
 import { env } from "cloudflare:workers";
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { cachedLlmFingerprints, llmFor } from "../../src/llm/client.ts";
-import type { RuntimeConfig } from "../../src/config/runtime.ts";
+import { cachedLlmFingerprints, llmFingerprint, llmFor } from "../../src/llm/client.ts";
 import { api, connectDevice, uniqueId, type Json } from "./helpers.ts";
 
 const put = (values: Record<string, unknown>) => api("/config", { method: "PUT", body: JSON.stringify({ values }) });
@@ -29,8 +28,10 @@ describe("runtime settings (GET/PUT /api/config)", () => {
   });
 
   it("applies new values to the Worker at once and to device sessions on their next refresh", async () => {
-    const before = llmFor({ LLM_BASE_URL: env.LLM_BASE_URL, LLM_API_KEY: "", LLM_MODEL: "gpt-4o-mini" });
-    expect(before).toBeTruthy();
+    const llmSettings = { LLM_BASE_URL: env.LLM_BASE_URL, LLM_API_KEY: "", LLM_MODEL: "gpt-4o-mini" };
+    const before = llmFor(llmSettings);
+    expect(llmFor(llmSettings)).toBe(before); // cached: the same client again
+    expect(cachedLlmFingerprints()).toContain(llmFingerprint(llmSettings));
     const res = await put({ DOWNLINK_SAMPLE_RATE: 16000, PUBLIC_WS_URL: "wss://edge.example.org/supie/v1/" });
     expect(await res.json()).toMatchObject({ version: 1, overrides: { DOWNLINK_SAMPLE_RATE: "16000" } });
     // The change dropped the cached LLM clients.
@@ -40,7 +41,7 @@ describe("runtime settings (GET/PUT /api/config)", () => {
 
     const id = uniqueId();
     await runInDurableObject(env.DEVICE.get(env.DEVICE.idFromName(id)), (i) =>
-      (i as unknown as { config: RuntimeConfig }).config.refresh(Date.now(), true),
+      i.config.refresh(Date.now(), true),
     );
     const { sock, hello } = await connectDevice(id);
     expect(hello.audio_params.sample_rate).toBe(16000);

@@ -184,7 +184,7 @@ describe("operator API", () => {
     expect(closed.status).toBe(503);
   });
 
-  it("reports a device and disconnects its sessions with 1008", async () => {
+  it("reports a device and disconnects its sessions with 1000 (PROTOCOL §11)", async () => {
     const id = uniqueId();
     const offline = (await (await api(`/devices/${id}`)).json()) as any;
     expect(offline).toEqual({ deviceId: id, online: false, lastSeen: null, mode: null, groupKey: id.slice(0, 8), inbox: 0 });
@@ -194,7 +194,7 @@ describe("operator API", () => {
     expect(online).toMatchObject({ deviceId: id, online: true, mode: "coding", lastSeen: expect.any(Number) });
     const del = await api(`/devices/${id}/sessions`, { method: "DELETE" });
     expect(await del.json()).toEqual({ deviceId: id, closed: 1 });
-    expect((await sock.closed()).code).toBe(1008);
+    expect((await sock.closed()).code).toBe(1000);
     const after = (await (await api(`/devices/${id}`)).json()) as any;
     expect(after).toMatchObject({ online: false, lastSeen: expect.any(Number) });
   });

@@ -2,7 +2,6 @@ import { env } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeEach, describe, expect, it } from "vitest";
 import { MeetingSummaryOut } from "../../src/meeting/messages.ts";
-import type { DeviceSession } from "../../src/session/device-session.ts";
 import { api, connectDevice, eventually, uniqueId, type Json, type TestSocket } from "./helpers.ts";
 import { hooks, llm } from "./services.ts";
 
@@ -19,7 +18,7 @@ const GOOD = JSON.stringify({
 /** Makes a named timer due now and runs the alarm, instead of waiting for it. */
 async function fireTimer(id: string, name: string) {
   await runInDurableObject(stubOf(id), (i) => {
-    const s = (i as unknown as { session: DeviceSession }).session;
+    const s = i.session;
     const t = s.timers.get(name);
     if (t) s.timers.set(name, Date.now() - 1, t.data);
   });
@@ -114,7 +113,7 @@ describe("finalize", () => {
     sock.send({ type: "listen", state: "detect", text: "too late" });
     await sock.request({ type: "ping", y: 1 }, "pong");
     expect(sock.received.some((m) => m.type === "audio")).toBe(false);
-    const timer = await runInDurableObject(stubOf(id), (i) => (i as unknown as { session: DeviceSession }).session.timers.get("meeting-push"));
+    const timer = await runInDurableObject(stubOf(id), (i) => i.session.timers.get("meeting-push"));
     expect(timer).toBeUndefined();
     // A repeat gives the same summary, idempotent, without another LLM call.
     const againP = sock.next((m) => m.phase === "summary" && m.idempotent === true);
@@ -202,7 +201,10 @@ describe("archive and API", () => {
     expect(record).toMatchObject({ meetingId: ids[0], deviceId: id, segmentCount: 3, summary: { title: "Launch review" } });
     const page = (await (await api(`/meetings/${ids[0]}/transcript?offset=1&limit=1`)).json()) as Json;
     expect(page).toMatchObject({ total: 3, offset: 1, limit: 1, items: [{ seq: 2, text: "line 0.1" }] });
-    expect((await api("/meetings/m-nope")).status).toBe(404);
+    expect((await api("/meetings/m-20260101-00000000ff")).status).toBe(404);
+    const bad = await api(`/meetings/${"m".repeat(5000)}`);
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({ error: { code: "INVALID_REQUEST", message: "invalid meeting id" } });
   });
 
   it("imports a meeting's actions as tasks, idempotently", async () => {
@@ -268,7 +270,7 @@ describe("transcript cycle while the device is away", () => {
     await sock.closed();
     await fireTimer(id, "meeting-push");
     const timer = () =>
-      runInDurableObject(stubOf(id), (i) => (i as unknown as { session: DeviceSession }).session.timers.get("meeting-push"));
+      runInDurableObject(stubOf(id), (i) => i.session.timers.get("meeting-push"));
     expect(await timer()).toBeUndefined();
     const { sock: again } = await connectDevice(id);
     expect(await eventually(timer, (t) => t !== undefined)).toBeDefined();

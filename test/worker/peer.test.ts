@@ -2,7 +2,6 @@ import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { PeerEnvelope, PeerReceipt } from "../../src/peer/messages.ts";
-import type { DeviceSession } from "../../src/session/device-session.ts";
 import { api, connectDevice, eventually, uniqueId, type Json, type TestSocket } from "./helpers.ts";
 
 // Devices aa:bb:cc:* share the group "aa:bb:cc" (first 8 characters of the id).

@@ -11,14 +11,14 @@ function stubOf(id: string) {
 
 /** Reaches the portable session inside the object, to move its clocks without waiting. */
 async function withSession<R>(id: string, fn: (s: DeviceSession) => R): Promise<R> {
-  return runInDurableObject(stubOf(id), (instance) => fn((instance as unknown as { session: DeviceSession }).session));
+  return runInDurableObject(stubOf(id), (instance) => fn(instance.session));
 }
 
 async function backdate(id: string, ms: number, fields: Array<"lastActivity" | "lastSentAt"> = ["lastActivity"]) {
   // The idle alarm of a new socket is set just after the upgrade: wait for it first.
   await eventually(() => runInDurableObject(stubOf(id), (_i, state) => state.storage.getAlarm()), (a) => a !== null);
   await withSession(id, (s) => {
-    for (const c of s.rt.sockets()) for (const f of fields) c.state[f] -= ms;
+    for (const c of s.sockets()) for (const f of fields) c.state[f] -= ms;
   });
 }
 
@@ -129,7 +129,7 @@ describe("errors keep the socket open", () => {
       expect(notice).toMatchObject({ code: "INVALID_FRAME", dropped: 1 });
       expect(notice.message).toContain(`v${version}`);
       await pingPong(sock);
-      const counted = await withSession(id, (s) => s.rt.sockets()[0]!.state.badFrames);
+      const counted = await withSession(id, (s) => s.sockets()[0]!.state.badFrames);
       expect(counted).toBe(3);
       // Only one notice per interval.
       expect(sock.received.filter((m) => m.code === "INVALID_FRAME")).toHaveLength(1);
@@ -148,7 +148,7 @@ describe("errors keep the socket open", () => {
     sock.ws.send(frame);
     sock.ws.send(new Uint8Array(0));
     await pingPong(sock);
-    const st = await withSession(id, (s) => s.rt.sockets()[0]!.state);
+    const st = await withSession(id, (s) => s.sockets()[0]!.state);
     expect(st).toMatchObject({ audioFrames: 1, badFrames: 0 });
     expect(sock.received.some((m) => m.type === "error")).toBe(false);
     sock.close();

@@ -1,16 +1,16 @@
 import { log } from "../../log.ts";
 import { binaryVersion } from "../../protocol/binary.ts";
 import type { HelloIn, HelloOut } from "../../protocol/messages.ts";
-import { afterHelloHooks } from "../hooks.ts";
-import type { HandlerCtx } from "../route.ts";
+import type { HostCtx } from "../host.ts";
 
-export async function handleHello(msg: HelloIn, ctx: HandlerCtx): Promise<void> {
+export async function handleHello(msg: HelloIn, ctx: HostCtx): Promise<void> {
   const s = ctx.conn.state;
   const first = s.helloAt === null;
   if (first) {
     s.binary = s.headerVersion ?? binaryVersion(msg.version) ?? 1;
     const fd = msg.audio_params?.frame_duration;
     s.frameDuration = fd !== undefined && fd >= 20 && fd <= 120 ? fd : 60;
+    s.features = msg.features ? Object.keys(msg.features).filter((k) => msg.features?.[k] === true).slice(0, 8) : [];
     s.helloAt = ctx.now;
     ctx.conn.save();
   }
@@ -28,29 +28,32 @@ export async function handleHello(msg: HelloIn, ctx: HandlerCtx): Promise<void> 
     },
   } satisfies HelloOut);
   if (!first) return;
-  // The idle alarm, the log line (it reads the mode) and the hooks touch storage: they wait until
-  // the reply has gone out.
-  ctx.session.rt.later(() => afterHello(msg, ctx));
+  // The idle alarm, the log line (it reads the mode) and the capabilities' work touch storage:
+  // they wait until the reply has gone out.
+  ctx.session.later(() => afterHello(ctx));
 }
 
-async function afterHello(msg: HelloIn, ctx: HandlerCtx): Promise<void> {
+async function afterHello(ctx: HostCtx): Promise<void> {
+  const { session } = ctx;
   const s = ctx.conn.state;
-  ctx.session.reschedule();
+  session.reschedule();
   // One line per connection: the upgrade itself is not logged separately.
   log.info("device.hello", {
-    deviceId: s.deviceId,
+    deviceId: session.deviceId,
     conn: s.id,
     auth: s.auth,
-    sockets: ctx.session.rt.sockets().length,
+    sockets: session.live().length,
     binary: s.binary,
-    features: msg.features ? Object.keys(msg.features) : [],
-    mode: ctx.session.mode,
+    features: s.features,
+    mode: session.mode,
   });
-  for (const hook of afterHelloHooks) {
+  // In list order: queued peer messages come first (PROTOCOL §3), then mode snapshots.
+  for (const cap of session.registry.capabilities) {
+    if (!cap.afterHello) continue;
     try {
-      await hook(ctx);
+      await cap.afterHello(ctx);
     } catch (err) {
-      log.error("session.after_hello_failed", { deviceId: s.deviceId, error: err });
+      log.error("session.after_hello_failed", { deviceId: session.deviceId, capability: cap.name, error: err });
     }
   }
 }

@@ -1,21 +1,20 @@
 import { log } from "../../log.ts";
 import type { ListenOut, ModeIn, ModeName, ModeOut } from "../../protocol/messages.ts";
-import type { DeviceSession } from "../device-session.ts";
-import { modeLifecycles } from "../hooks.ts";
-import type { HandlerCtx } from "../route.ts";
+import { MODE } from "../device-store.ts";
+import type { Host, HostCtx } from "../host.ts";
 
-/** Ends the active mode, running its end hook (a meeting is finalised). */
-export async function endMode(session: DeviceSession, ctx: HandlerCtx | undefined): Promise<ModeName | null> {
+/** Ends the active mode, running the capabilities' end hooks (a meeting is finalised). */
+export async function endMode(session: Host, ctx: HostCtx | undefined): Promise<ModeName | null> {
   const current = session.mode;
   if (!current) return null;
-  session.store.set("mode", null);
+  session.store.set(MODE, null);
   session.reschedule();
   log.info("device.mode_end", { deviceId: session.deviceId, mode: current });
-  await modeLifecycles[current]?.end?.(session, ctx);
+  for (const cap of session.registry.capabilities) await cap.modes?.[current]?.end?.(session, ctx);
   return current;
 }
 
-export async function handleMode(msg: ModeIn, ctx: HandlerCtx): Promise<void> {
+export async function handleMode(msg: ModeIn, ctx: HostCtx): Promise<void> {
   const { session } = ctx;
   const current = session.mode;
   if (msg.state === "end") {
@@ -32,7 +31,7 @@ export async function handleMode(msg: ModeIn, ctx: HandlerCtx): Promise<void> {
     return;
   }
   if (current) await endMode(session, ctx);
-  session.store.set("mode", { mode: msg.mode, startedAt: ctx.now });
+  session.store.set(MODE, { mode: msg.mode, startedAt: ctx.now });
   session.reschedule();
   log.info("device.mode_start", { deviceId: session.deviceId, mode: msg.mode, previous: current });
   ctx.reply({ type: "mode", status: "ok", state: "start", mode: msg.mode } satisfies ModeOut);
@@ -40,5 +39,5 @@ export async function handleMode(msg: ModeIn, ctx: HandlerCtx): Promise<void> {
     // Working mode is hands-free: the badge keeps its microphone open until the mode ends.
     ctx.reply({ type: "listen", state: "start", mode: "manual" } satisfies ListenOut);
   }
-  await modeLifecycles[msg.mode]?.start?.(ctx);
+  for (const cap of session.registry.capabilities) await cap.modes?.[msg.mode]?.start?.(ctx);
 }

@@ -1,8 +1,10 @@
-import type { HandlerCtx } from "../session/route.ts";
+import type { HandlerCtx } from "../session/capability.ts";
+import { confirmationText } from "./commands/confirm.ts";
+import { parseTaskCommand } from "./commands/parse.ts";
+import { resolveTaskTarget } from "./commands/resolve.ts";
 import { applyTo, sendSnapshot } from "./handler.ts";
 import type { WorkflowCommandReply } from "./messages.ts";
-import type { VersionedSnapshot } from "./port.ts";
-import { confirmationText, parseTaskCommand, resolveTaskTarget } from "./voice-commands.ts";
+import type { VersionedSnapshot, WorkflowPort } from "./port.ts";
 
 // Working-mode commands said or typed without the LLM (PROTOCOL §5, §7): claim/assign, complete,
 // refresh, with ordinals. The device gets the command reply, the new snapshot, and a short line
@@ -12,13 +14,13 @@ function speak(ctx: HandlerCtx, text: string): void {
   ctx.reply({ type: "tts", state: "sentence_start", text, session_id: ctx.conn.state.sessionId });
 }
 
-export async function workingUtterance(ctx: HandlerCtx, text: string): Promise<boolean> {
+export async function workingUtterance(ctx: HandlerCtx, text: string, workflow: WorkflowPort): Promise<boolean> {
   const { session } = ctx;
   if (session.mode !== "working") return false;
   const cmd = parseTaskCommand(text);
   if (!cmd) return false;
   const group = session.groupKey;
-  const current = await session.rt.workflow.snapshot(group, session.deviceId);
+  const current = await workflow.snapshot(group, session.deviceId);
 
   if (cmd.intent === "refresh") {
     ctx.reply({ type: "workflow", event: "command", intent: "refresh", status: "ok" } satisfies WorkflowCommandReply);
@@ -36,7 +38,7 @@ export async function workingUtterance(ctx: HandlerCtx, text: string): Promise<b
   }
   const snapshots: VersionedSnapshot[] = [];
   const op = cmd.intent === "assign" ? { op: "assign" as const, id: taskId, owner: session.deviceId } : { op: "complete" as const, ids: [taskId] };
-  const r = await applyTo(ctx, group, op, snapshots);
+  const r = await applyTo(ctx, workflow, group, op, snapshots);
   ctx.reply({
     type: "workflow",
     event: "command",

@@ -1,15 +1,10 @@
 import { describe, expect, it } from "vitest";
-import {
-  confirmationText,
-  detectLang,
-  displayOrder,
-  findTaskByRef,
-  parseChineseNumber,
-  parseTaskCommand,
-  resolveTaskTarget,
-  type TaskCommand,
-  type TaskLike,
-} from "../../src/workflow/voice-commands.ts";
+import { detectLanguage as detectLang } from "../../src/text/lang.ts";
+import { confirmationText } from "../../src/workflow/commands/confirm.ts";
+import { parseTaskCommand } from "../../src/workflow/commands/parse.ts";
+import { displayOrder, findTaskByRef, resolveTaskTarget } from "../../src/workflow/commands/resolve.ts";
+import type { TaskCommand, TaskLike } from "../../src/workflow/commands/rules.ts";
+import { parseChineseNumber } from "../../src/workflow/commands/zh.ts";
 
 // PROTOCOL §5/§7: working-mode utterances that are task commands run without the LLM.
 

@@ -1,0 +1,43 @@
+import { activationCapability } from "./activation/capability.ts";
+import type { Bucket } from "./meeting/archive.ts";
+import { meetingCapability } from "./meeting/capability.ts";
+import { peerCapability } from "./peer/capability.ts";
+import type { PeerPort } from "./peer/port.ts";
+import type { Capability, RpcHandler } from "./session/capability.ts";
+import { workflowCapability } from "./workflow/capability.ts";
+import type { WorkflowPort } from "./workflow/port.ts";
+
+// The one list of capabilities a device's session hosts, in the order their hooks run: after a
+// hello the inbox is delivered before mode snapshots (PROTOCOL §3); an utterance is offered to
+// meeting mode, then to working-mode commands, then to chat. Adding a capability: write its folder
+// (a `capability.ts` declaring routes, migrations, hooks, timers and RPC), then add it here.
+
+/** What capabilities reach outside their device: other objects and buckets (runtime-provided). */
+export interface Services {
+  peers: PeerPort;
+  workflow: WorkflowPort;
+  archive: Bucket;
+}
+
+export function deviceCapabilities(services: Services) {
+  return [
+    activationCapability(),
+    peerCapability(services),
+    meetingCapability(services),
+    workflowCapability(services),
+  ] as const satisfies readonly Capability[];
+}
+
+// ---- the typed RPC client's view of the list ----
+
+type RpcOf<C> = C extends { name: infer N extends string; rpc: infer R extends Record<string, RpcHandler> }
+  ? { [K in keyof R & string as `${N}.${K}`]: R[K] }
+  : unknown;
+type RpcOfList<L> = L extends readonly [infer H, ...infer T] ? RpcOf<H> & RpcOfList<T> : unknown;
+
+/** Every device RPC entry point by `<capability>.<name>`, with its handler's type. */
+export type DeviceRpc = RpcOfList<ReturnType<typeof deviceCapabilities>>;
+export type DeviceRpcName = keyof DeviceRpc & string;
+/** The arguments of an entry point, without the session the host supplies. */
+export type RpcArgs<K extends DeviceRpcName> = DeviceRpc[K] extends (s: never, ...args: infer A) => unknown ? A : never;
+export type RpcResult<K extends DeviceRpcName> = DeviceRpc[K] extends (...args: never[]) => infer R ? Awaited<R> : never;

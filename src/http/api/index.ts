@@ -1,0 +1,32 @@
+import { Hono } from "hono";
+import { timingSafeEqual } from "../../auth/compare.ts";
+import type { AppEnv } from "../context.ts";
+import { apiError } from "../errors.ts";
+import { adminToken } from "../local-dev.ts";
+import { limitBody } from "../validate.ts";
+import { configRoutes } from "./config.ts";
+import { deviceRoutes } from "./devices.ts";
+import { groupRoutes } from "./groups.ts";
+import { meetingRoutes } from "./meetings.ts";
+
+// Operator and integration API (PROTOCOL §11), behind `Authorization: Bearer <ADMIN_TOKEN>`: one
+// sub-app per resource, mounted here behind the token check and the body limit.
+
+export function apiRoutes() {
+  const app = new Hono<AppEnv>();
+
+  app.use("*", async (c, next) => {
+    const expected = adminToken(c.get("settings"), c.get("local"));
+    if (!expected) return apiError(c, 503, "ADMIN_DISABLED", "ADMIN_TOKEN is not set on this server; the API is closed");
+    const m = /^bearer\s+(.+)$/i.exec((c.req.header("authorization") ?? "").trim());
+    if (!m || !timingSafeEqual(m[1]!.trim(), expected)) return apiError(c, 401, "UNAUTHORIZED", "missing or wrong admin bearer token");
+    await next();
+  });
+  app.use("*", limitBody());
+
+  app.route("/devices", deviceRoutes());
+  app.route("/groups", groupRoutes());
+  app.route("/meetings", meetingRoutes());
+  app.route("/config", configRoutes());
+  return app;
+}

@@ -1,0 +1,31 @@
+import { capability, route } from "../session/capability.ts";
+import type { WorkflowPort } from "../workflow/port.ts";
+import { deliverInboxAfterHello, deliverLocal, inboxOf, joinGroup, receiveRedelivered } from "./delivery.ts";
+import { handlePeer } from "./handler.ts";
+import { INBOX_MIGRATION } from "./inbox.ts";
+import { PeerIn, type PeerEnvelope } from "./messages.ts";
+import type { PeerPort } from "./port.ts";
+
+// Peer messages and the offline inbox (PROTOCOL §9), and the device's group membership.
+
+export function peerCapability(services: { peers: PeerPort; workflow: WorkflowPort }) {
+  const { peers, workflow } = services;
+  return capability({
+    name: "peer",
+    routes: { peer: route(PeerIn, (msg, ctx) => handlePeer(msg, ctx, peers, workflow)) },
+    migrations: [INBOX_MIGRATION],
+    afterHello(ctx) {
+      deliverInboxAfterHello(ctx, peers);
+      // Out of the handshake's way: a device that never joined its group joins now.
+      joinGroup(ctx.session, peers);
+    },
+    onClose(session) {
+      joinGroup(session, peers);
+    },
+    describe: (session) => ({ inbox: inboxOf(session).count(session.now()) }),
+    rpc: {
+      deliver: (session, envelope: PeerEnvelope) => deliverLocal(session, envelope, peers),
+      redelivered: (session, to: string, count: number) => receiveRedelivered(session, to, count),
+    },
+  });
+}

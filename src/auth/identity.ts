@@ -52,7 +52,7 @@ export function claimedIdentity(url: URL, headers: Headers): ClaimedIdentity {
   const clientRaw = normaliseId(header(headers, "client-id") ?? firstParam(url, "client-id", "client_id"));
   let token = "";
   const auth = headers.get("authorization");
-  if (auth && auth.trim()) token = stripBearer(auth);
+  if (auth?.trim()) token = stripBearer(auth);
   else {
     const q = firstParam(url, "authorization");
     if (q) token = stripBearer(q);

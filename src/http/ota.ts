@@ -41,7 +41,7 @@ export function websocketUrl(c: AppContext, alias: boolean): string {
 async function otaCheck(c: AppContext, alias: boolean) {
   const s = c.get("settings");
   const rawId = c.req.header("device-id");
-  if (!rawId || !rawId.trim()) return apiError(c, 400, "INVALID_REQUEST", "missing Device-Id header");
+  if (!rawId?.trim()) return apiError(c, 400, "INVALID_REQUEST", "missing Device-Id header");
   const deviceId = normaliseId(rawId);
   if (!isValidId(deviceId)) return apiError(c, 400, "INVALID_REQUEST", "invalid Device-Id header: 1-64 chars of [a-z0-9:._-]");
   const clientId = normaliseId(c.req.header("client-id")) || deviceId;

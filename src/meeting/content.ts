@@ -68,7 +68,7 @@ export async function handleMeeting(msg: MeetingIn, ctx: HandlerCtx, finalizer: 
 export function pushTranscript(session: Session, meetingId: string | null): void {
   const store = meetings(session);
   const m = meetingId ? store.get(meetingId) : null;
-  if (!m || m.phase !== "active") return; // finalised: pushes have stopped
+  if (m?.phase !== "active") return; // finalised: pushes have stopped
   // Nobody to push to: stop cycling (an offline badge must not wake its object every few seconds);
   // the next hello starts the cycle again and the first push carries everything missed.
   if (!session.current()) return;

@@ -24,7 +24,8 @@ export class GroupObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const config = (this.config = runtimeConfig(env, env.CONFIG));
+    const config = runtimeConfig(env, env.CONFIG);
+    this.config = config;
     migrate(ctx.storage.sql, [MEMBERS_MIGRATION, TASKS_MIGRATION]);
     this.call = deviceCaller(env);
     const members = memberPort(env, this.call);

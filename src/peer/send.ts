@@ -65,9 +65,11 @@ export async function sendPeer(
     }
     const r = await port.broadcast(t.key, req.from, envelope);
     if (r.retryAfterMs !== undefined) return { ok: false, code: "RATE_LIMITED", retryAfterMs: r.retryAfterMs };
-    for (const id of r.delivered) if (!reached.has(id)) (reached.add(id), delivered.push(id));
-    for (const id of r.enqueued) if (!reached.has(id)) (reached.add(id), enqueued.push(id));
-    for (const id of r.queueFull) if (!reached.has(id)) (reached.add(id), failed.push({ id, code: "QUEUE_FULL" }));
+    // A device in two targeted groups is reported once, under the first outcome.
+    const first = (id: string) => !reached.has(id) && reached.add(id);
+    for (const id of r.delivered) if (first(id)) delivered.push(id);
+    for (const id of r.enqueued) if (first(id)) enqueued.push(id);
+    for (const id of r.queueFull) if (first(id)) failed.push({ id, code: "QUEUE_FULL" });
   }
 
   const direct = targets.filter((t) => t.kind === "device" && !reached.has(t.id)) as Array<{ kind: "device"; id: string }>;

@@ -5,6 +5,8 @@ import type { ParsedFrame } from "../protocol/binary.ts";
 import type { Migration, Schema, Sql } from "../storage/sql.ts";
 import type { Conn } from "./conn.ts";
 import type { DeviceStore } from "./device-store.ts";
+
+export { fact, type Fact } from "./device-store.ts";
 import type { TimerTable } from "./timers.ts";
 import type { TurnRunner } from "./turns.ts";
 
@@ -121,17 +123,6 @@ export type ListenEvent =
   | { state: "start"; mode: "auto" | "manual" | "realtime" }
   | { state: "stop" }
   | { state: "wake"; text: string };
-
-/** A typed key of the device's small-facts store. */
-export interface Fact<T> {
-  readonly key: string;
-  /** Phantom: carries the value type. */
-  readonly _type?: T;
-}
-
-export function fact<T>(key: string): Fact<T> {
-  return { key };
-}
 
 /**
  * A capability's slice of a socket's serialised attachment, namespaced by capability so fields can

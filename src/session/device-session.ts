@@ -46,7 +46,10 @@ export const TURN_KEEPALIVE_MS = 30_000;
 const registries = new WeakMap<readonly Capability[], Registry>();
 function registryOf(capabilities: readonly Capability[]): Registry {
   let r = registries.get(capabilities);
-  if (!r) registries.set(capabilities, (r = buildRegistry(CORE_TABLES, capabilities)));
+  if (!r) {
+    r = buildRegistry(CORE_TABLES, capabilities);
+    registries.set(capabilities, r);
+  }
   return r;
 }
 

@@ -1,6 +1,5 @@
 import type { ModeName } from "../protocol/messages.ts";
 import type { Schema, Sql } from "../storage/sql.ts";
-import { fact, type Fact } from "./capability.ts";
 
 // Small per-device facts in the device's own SQLite (its mode, last sighting, and whatever small
 // values capabilities keep under their own keys). Values are cached after the first read; the
@@ -10,6 +9,17 @@ export const DEVICE_KV_MIGRATION = {
   name: "device-kv-v1",
   up: "CREATE TABLE device_kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 };
+
+/** A typed key of the device's small-facts store. */
+export interface Fact<T> {
+  readonly key: string;
+  /** Phantom: carries the value type. */
+  readonly _type?: T;
+}
+
+export function fact<T>(key: string): Fact<T> {
+  return { key };
+}
 
 export interface ModeState {
   mode: ModeName;

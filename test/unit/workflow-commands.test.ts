@@ -8,10 +8,6 @@ import { parseChineseNumber } from "../../src/workflow/commands/zh.ts";
 
 // PROTOCOL §5/§7: working-mode utterances that are task commands run without the LLM.
 
-function intentOf(text: string) {
-  return parseTaskCommand(text)?.intent ?? null;
-}
-
 function expectCommand(text: string, expected: Omit<TaskCommand, "lang">) {
   const cmd = parseTaskCommand(text);
   expect(cmd, text).not.toBeNull();

@@ -1,5 +1,5 @@
 import { CJK, CJK_G, detectLanguage } from "../../text/lang.ts";
-import { MAX_TITLE_CHARS, SUMMARY_LIMITS, type Segment, Summary, type SummaryList, cap, collapse, isoMinute, itemKey, ordered } from "./schema.ts";
+import { MAX_TITLE_CHARS, SUMMARY_LIMITS, type Segment, type Summary, type SummaryList, cap, collapse, isoMinute, itemKey, ordered } from "./schema.ts";
 import { normalizeList, normalizeTitle } from "./normalize.ts";
 
 // A summary without the LLM (none configured, or its reply was unusable): meaningful sentences of

@@ -1,6 +1,6 @@
 import { extractJsonObject } from "../../llm/json-extract.ts";
 import { detectLanguage } from "../../text/lang.ts";
-import { MAX_ITEM_CHARS, MAX_TITLE_CHARS, SUMMARY_LIMITS, SUMMARY_LISTS, Summary, type SummaryList, cap, collapse, isRecord, itemKey } from "./schema.ts";
+import { MAX_ITEM_CHARS, MAX_TITLE_CHARS, SUMMARY_LIMITS, SUMMARY_LISTS, type Summary, type SummaryList, cap, collapse, isRecord, itemKey } from "./schema.ts";
 
 // Whatever the LLM returned, turned into a valid Summary (or null when nothing usable is in it):
 // wrappers and alias keys accepted, items flattened, cleaned, deduplicated and cut to the limits.

@@ -260,7 +260,7 @@ export const inboxScenario: Scenario = {
     for (const name of ["ours", "echo"] as const) {
       const p = phases[name];
       if (p && Object.keys(p.errors).length) notes.push(`${name}: error replies while enqueueing ${JSON.stringify(p.errors)}`);
-      if (p && p.other) notes.push(`${name}: ${p.other} receipts did not say enqueued`);
+      if (p?.other) notes.push(`${name}: ${p.other} receipts did not say enqueued`);
       if (p && p.rate === null) notes.push(`${name}: no enqueue rate: ${p.enqueued} of ${n} enqueued`);
       if (incomplete[name]) notes.push(`${name}: ${incomplete[name]} drains did not deliver all ${DRAIN_SIZE} messages within the timeout`);
     }

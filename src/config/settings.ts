@@ -39,8 +39,13 @@ const jsonRecord = <T extends z.ZodType>(value: T) =>
       },
       z.record(z.string(), value),
     )
-    // Keys are device ids: compare them the way ids are compared everywhere (PROTOCOL §2.1).
-    .transform((rec) => Object.fromEntries(Object.entries(rec).map(([k, v]) => [k.trim().replace(/^["']|["']$/g, "").toLowerCase(), v])))
+    // Keys are device ids: compare them the way ids are compared everywhere (PROTOCOL §2.1). The
+    // table has no prototype, so ids like `constructor` or `__proto__` find nothing they should not.
+    .transform((rec) => {
+      const out = Object.create(null) as Record<string, z.infer<T>>;
+      for (const [k, v] of Object.entries(rec)) out[k.trim().replace(/^["']|["']$/g, "").toLowerCase()] = v as z.infer<T>;
+      return out;
+    })
     .catch({});
 
 export const AUTH_MODES = ["off", "device-token", "jwt", "introspection", "mixed"] as const;
@@ -135,9 +140,9 @@ export function parseSettings(raw: Record<string, unknown>): { settings: Setting
 
 /** The device's group: DEVICE_GROUPS entry, else the first 8 characters of the id (PROTOCOL §7). */
 export function groupOf(settings: Settings, deviceId: string): string {
-  return settings.DEVICE_GROUPS[deviceId] ?? deviceId.slice(0, 8);
+  return (Object.hasOwn(settings.DEVICE_GROUPS, deviceId) ? settings.DEVICE_GROUPS[deviceId] : undefined) ?? deviceId.slice(0, 8);
 }
 
 export function aliasOf(settings: Settings, deviceId: string): string {
-  return settings.DEVICE_ALIASES[deviceId] ?? deviceId;
+  return (Object.hasOwn(settings.DEVICE_ALIASES, deviceId) ? settings.DEVICE_ALIASES[deviceId] : undefined) ?? deviceId;
 }

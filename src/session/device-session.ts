@@ -11,7 +11,7 @@ import { DeviceStore, LAST_SEEN, MODE } from "./device-store.ts";
 import { planSocket } from "./lifecycle.ts";
 import { takeToken, type Bucket as TokenBucket } from "./rate-limit.ts";
 import { buildRegistry, type Registry } from "./registry.ts";
-import { dispatchText } from "./router.ts";
+import { TEXT_BURST, TEXT_RATE_PER_S, dispatchText } from "./router.ts";
 import { TimerTable, type AlarmPort } from "./timers.ts";
 import { TurnRunner } from "./turns.ts";
 
@@ -36,8 +36,6 @@ export interface SessionRuntime {
   later(work: () => void | Promise<void>, delayMs?: number): void;
 }
 
-const TEXT_RATE_PER_S = 50;
-const TEXT_BURST = 200;
 const BAD_FRAME_REPLY_INTERVAL_MS = 5000;
 const ACTIVITY_SAVE_STEP_MS = 1000;
 /** While a turn runs the alarm fires at least this often: an alarm is activity, so no eviction. */
@@ -57,6 +55,7 @@ interface ConnMemory {
   bucket: TokenBucket;
   savedActivity: number;
   framesBeforeHello: number;
+  rateDropped: number;
   runtime: Map<RuntimeSlot<unknown>, unknown>;
 }
 
@@ -186,7 +185,7 @@ export class DeviceSession implements Session {
   private mem(conn: Conn): ConnMemory {
     let m = this.memory.get(conn.state.id);
     if (!m) {
-      m = { bucket: { tokens: TEXT_BURST, at: this.now() }, savedActivity: 0, framesBeforeHello: 0, runtime: new Map() };
+      m = { bucket: { tokens: TEXT_BURST, at: this.now() }, savedActivity: 0, framesBeforeHello: 0, rateDropped: 0, runtime: new Map() };
       this.memory.set(conn.state.id, m);
     }
     return m;
@@ -232,6 +231,7 @@ export class DeviceSession implements Session {
       audioFrames: conn.state.audioFrames,
       badFrames: conn.state.badFrames,
       ...(m?.framesBeforeHello ? { framesBeforeHello: m.framesBeforeHello } : {}),
+      ...(m?.rateDropped ? { rateDropped: m.rateDropped } : {}),
     });
     this.reschedule();
   }
@@ -248,9 +248,11 @@ export class DeviceSession implements Session {
 
   /** The per-socket text rate limit (PROTOCOL §10), for text frames and JSON inside binary frames. */
   private admitText(conn: Conn, now: number): boolean {
-    if (takeToken(this.mem(conn).bucket, now, TEXT_RATE_PER_S, TEXT_BURST)) return true;
-    this.send(conn, errorReply("RATE_LIMITED", `more than ${TEXT_RATE_PER_S} messages per second`, { retryAfterMs: 1000 }));
-    return false;
+    return takeToken(this.mem(conn).bucket, now, TEXT_RATE_PER_S, TEXT_BURST);
+  }
+
+  dropped(conn: Conn): void {
+    this.mem(conn).rateDropped++;
   }
 
   /** A frame before the hello: dropped (the hello reply is the first thing a socket hears), logged once. */
@@ -262,8 +264,7 @@ export class DeviceSession implements Session {
   async onText(conn: Conn, text: string): Promise<void> {
     const now = this.now();
     this.touch(conn, now);
-    if (!this.admitText(conn, now)) return;
-    await dispatchText(this, conn, text);
+    await dispatchText(this, conn, text, this.admitText(conn, now));
   }
 
   onBinary(conn: Conn, data: ArrayBuffer): void {
@@ -282,7 +283,7 @@ export class DeviceSession implements Session {
       return;
     }
     if (frame.kind === "text") {
-      if (this.admitText(conn, now)) void dispatchText(this, conn, frame.text);
+      void dispatchText(this, conn, frame.text, this.admitText(conn, now));
       return;
     }
     if (frame.kind === "audio") conn.state.audioFrames++;

@@ -10,6 +10,8 @@ export interface Host extends Session {
   readonly registry: Registry;
   /** A frame before the hello: dropped and logged once per socket. */
   beforeHello(conn: Conn, frame: string): void;
+  /** A stock firmware message over the rate limit: dropped and counted. */
+  dropped(conn: Conn): void;
 }
 
 export interface HostCtx extends HandlerCtx {

@@ -1,5 +1,6 @@
 import { log } from "../log.ts";
 import { describeIssues, errorReply, schemaError } from "../protocol/errors.ts";
+import { jsonTooDeep } from "../protocol/json-depth.ts";
 import { MAX_TEXT_BYTES } from "../protocol/messages.ts";
 import type { HandlerCtx } from "./capability.ts";
 import type { Conn } from "./conn.ts";
@@ -7,9 +8,16 @@ import type { Host } from "./host.ts";
 
 // Text frame → one handler: size check, JSON, type lookup in the route table (the core's types and
 // the capabilities'), schema, handler. Every failure is a reply on the same socket; nothing here
-// may throw into the runtime.
+// may throw into the runtime. Rejection is cheap: no log line, no storage write, one short reply.
 
 const encoder = new TextEncoder();
+
+/** Stock firmware messages: never answered with an error, dropped silently over the rate limit. */
+const STOCK_TYPES = new Set(["listen", "abort", "mcp", "iot", "goodbye"]);
+
+export const TEXT_RATE_PER_S = 50;
+export const TEXT_BURST = 200;
+const RATE_LIMITED = errorReply("RATE_LIMITED", `more than ${TEXT_RATE_PER_S} messages per second`, { retryAfterMs: 1000 });
 
 function utf8Length(text: string): number {
   // UTF-8 needs at least one byte per UTF-16 unit and at most three: skip encoding when decided.
@@ -18,22 +26,35 @@ function utf8Length(text: string): number {
   return encoder.encode(text).byteLength;
 }
 
-export async function dispatchText(session: Host, conn: Conn, text: string): Promise<void> {
+/**
+ * `admitted` is the socket's rate limit verdict for this frame (PROTOCOL §10): over it, stock
+ * firmware messages are dropped and counted, anything else is answered RATE_LIMITED.
+ */
+export async function dispatchText(session: Host, conn: Conn, text: string, admitted: boolean): Promise<void> {
   const ctx: HandlerCtx = { session, conn, now: session.now(), reply: (msg) => session.send(conn, msg) };
   const size = utf8Length(text);
-  if (size > MAX_TEXT_BYTES) {
-    ctx.reply(errorReply("MESSAGE_TOO_LARGE", `text frame of ${size} bytes exceeds ${MAX_TEXT_BYTES}`));
+  let data: unknown;
+  if (size <= MAX_TEXT_BYTES) {
+    try {
+      // JSON.parse is iterative: even absurd nesting cannot overflow it (the depth rule is below).
+      data = JSON.parse(text);
+    } catch {
+      data = undefined;
+    }
+  }
+  const rawType = data !== null && typeof data === "object" ? (data as { type?: unknown }).type : undefined;
+  // The hello reply is the first thing a socket hears (PROTOCOL §3): anything before it is dropped.
+  if (conn.state.helloAt === null && rawType !== "hello") {
+    session.beforeHello(conn, text);
     return;
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    data = undefined;
+  if (!admitted) {
+    if (typeof rawType === "string" && STOCK_TYPES.has(rawType)) session.dropped(conn);
+    else ctx.reply(RATE_LIMITED);
+    return;
   }
-  // The hello reply is the first thing a socket hears (PROTOCOL §3): anything before it is dropped.
-  if (conn.state.helloAt === null && (data as { type?: unknown } | undefined)?.type !== "hello") {
-    session.beforeHello(conn, text);
+  if (size > MAX_TEXT_BYTES) {
+    ctx.reply(errorReply("MESSAGE_TOO_LARGE", `text frame of ${size} bytes exceeds ${MAX_TEXT_BYTES}`));
     return;
   }
   if (data === undefined) {
@@ -52,6 +73,11 @@ export async function dispatchText(session: Host, conn: Conn, text: string): Pro
   const r = session.registry.routes[type];
   if (!r) {
     ctx.reply(errorReply("UNKNOWN_TYPE", `unknown message type "${type.slice(0, 64)}"`));
+    return;
+  }
+  // Schemas, structured clone (RPC) and JSON.stringify all recurse: deep JSON stops here.
+  if (text.length > 64 && jsonTooDeep(text)) {
+    ctx.reply(schemaError(type, "payload too deep"));
     return;
   }
   const parsed = r.schema.safeParse(data, { reportInput: true });

@@ -117,6 +117,37 @@ export const scenarios: Record<string, () => Promise<void>> = {
     assert.equal(c.sent.filter((m) => m.code === "RATE_LIMITED").length, 61);
   },
 
+  async "over the rate limit stock messages are dropped silently and counted, others get RATE_LIMITED"() {
+    const d = memoryDevice();
+    const c = await d.hello();
+    for (let i = 0; i < 199; i++) await text(d, c, { type: "keepalive" });
+    const before = c.sent.length;
+    await text(d, c, { type: "listen", state: "detect", text: "你好小智" });
+    await text(d, c, { type: "mcp", payload: { jsonrpc: "2.0", id: 1, result: {} } });
+    await text(d, c, { type: "abort" });
+    assert.equal(c.sent.length, before, "stock firmware messages are never answered with an error");
+    await text(d, c, { type: "workflow", event: "list" });
+    await text(d, c, "not json");
+    assert.deepEqual(c.sent.slice(before).map((m) => m.code), ["RATE_LIMITED", "RATE_LIMITED"]);
+    assert.equal(last(c)?.retryAfterMs, 1000);
+    d.close(c);
+  },
+
+  async "JSON nested deeper than 32 levels is SCHEMA_INVALID, and ids that name Object.prototype are ordinary"() {
+    for (const deviceId of ["constructor", "__proto__", "prototype", "tostring"]) {
+      const d = memoryDevice({ DEVICE_GROUPS: JSON.stringify({ other: "g" }) }, { deviceId });
+      const c = await d.hello();
+      assert.equal(c.sent[0]?.device_id, deviceId);
+      assert.equal(d.session.groupKey, deviceId.slice(0, 8));
+      assert.deepEqual(d.session.info(), { deviceId, online: true, lastSeen: d.clock.now, mode: null, groupKey: deviceId.slice(0, 8), inbox: 0 });
+      const deep = `{"type":"peer","to":["x"],"payload":${"{\"a\":".repeat(40)}1${"}".repeat(40)}}`;
+      await text(d, c, deep);
+      assert.deepEqual(last(c), { type: "peer", status: "error", code: "SCHEMA_INVALID", message: "payload too deep" });
+      await text(d, c, `{"type":"mode","state":"start","mode":"coding","x":${"[".repeat(5000)}${"]".repeat(5000)}}`);
+      assert.deepEqual(last(c), { type: "mode", status: "error", code: "SCHEMA_INVALID", message: "payload too deep" });
+    }
+  },
+
   async "malformed binary frames are dropped, counted, and answered at most once per 5 s"() {
     const d = memoryDevice();
     const c = await d.hello(d.connect({ headerVersion: 2 }));

@@ -1,0 +1,122 @@
+import { exports } from "cloudflare:workers";
+import fc from "fast-check";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ADMIN, BASE, api, type Json } from "./helpers.ts";
+
+// Every HTTP route with hostile path parameters, bodies (deep, huge, wrong type, wrong content type,
+// not JSON) and methods: never a 5xx, always the one error shape of PROTOCOL §11, nothing logged at
+// error level. New routes belong in ROUTES.
+
+const ROUTES: Array<{ method: string; path: string }> = [
+  { method: "GET", path: "/health" },
+  { method: "POST", path: "/supie/ota/" },
+  { method: "POST", path: "/xiaozhi/ota/" },
+  { method: "POST", path: "/supie/ota/activate" },
+  { method: "GET", path: "/supie/v1/" },
+  { method: "GET", path: "/api/devices/:id" },
+  { method: "DELETE", path: "/api/devices/:id/sessions" },
+  { method: "POST", path: "/api/devices/:id/activate" },
+  { method: "POST", path: "/api/devices/:id/messages" },
+  { method: "GET", path: "/api/groups/:id/devices" },
+  { method: "GET", path: "/api/groups/:id/tasks" },
+  { method: "POST", path: "/api/groups/:id/tasks" },
+  { method: "POST", path: "/api/groups/:id/tasks/import-meeting" },
+  { method: "GET", path: "/api/meetings" },
+  { method: "GET", path: "/api/meetings/:id" },
+  { method: "GET", path: "/api/meetings/:id/transcript" },
+  { method: "GET", path: "/api/config" },
+  { method: "PUT", path: "/api/config" },
+];
+
+const HOSTILE_PARAMS = ["%E0%A4%A", "%", "%253A", "__proto__", "constructor", "prototype", "x".repeat(5000), "..%2F..%2Fetc", "%00", "aa:bb:cc:dd:ee:ff", "%F0%9F%98%80", "m-20260101-00000000ff"];
+const deep = (n: number) => `{"payload":${'{"a":'.repeat(n)}1${"}".repeat(n)},"tasks":${"[".repeat(n)}${"]".repeat(n)}}`;
+const BODIES: Array<{ name: string; body: string | Uint8Array; type?: string }> = [
+  { name: "deep", body: deep(3000), type: "application/json" },
+  { name: "huge", body: new Uint8Array(5 * 1024 * 1024).fill(0x20), type: "application/json" },
+  { name: "array", body: "[]", type: "application/json" },
+  { name: "string", body: '"x"', type: "application/json" },
+  { name: "null", body: "null", type: "application/json" },
+  { name: "not json", body: "{nope", type: "application/json" },
+  { name: "text/plain json", body: '{"code":"123456"}', type: "text/plain" },
+  { name: "form", body: "a=1&b=2", type: "application/x-www-form-urlencoded" },
+  { name: "multipart", body: "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--x--\r\n", type: "multipart/form-data; boundary=x" },
+  { name: "proto keys", body: '{"__proto__":{"admin":true},"constructor":{"prototype":{}},"values":{"__proto__":"x"}}', type: "application/json" },
+];
+
+async function hit(method: string, path: string, body?: string | Uint8Array, type?: string, extra: Record<string, string> = {}): Promise<Response> {
+  const headers = new Headers({ authorization: `Bearer ${ADMIN}`, "device-id": "aa:bb:cc:00:00:77", ...extra });
+  if (type) headers.set("content-type", type);
+  const init: RequestInit = { method, headers };
+  if (body !== undefined && method !== "GET" && method !== "HEAD") init.body = body;
+  return exports.default.fetch(new Request(`${BASE}${path}`, init));
+}
+
+async function checkShape(res: Response, what: string): Promise<void> {
+  expect(res.status, what).toBeLessThan(500);
+  const text = await res.text();
+  // HEAD answers carry the headers of the GET they mirror, without a body.
+  if (res.status >= 400 && res.headers.get("content-type")?.includes("json") && text) {
+    expect(JSON.parse(text) as Json, what).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });
+  }
+}
+
+describe("hostile HTTP", () => {
+  const errors: unknown[][] = [];
+  beforeEach(() => {
+    errors.length = 0;
+    vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void errors.push(args));
+  });
+  afterEach(() => vi.restoreAllMocks());
+
+  it("never answers 5xx to hostile path parameters on any route", { timeout: 60_000 }, async () => {
+    for (const r of ROUTES.filter((r) => r.path.includes(":id"))) {
+      for (const p of HOSTILE_PARAMS) {
+        const path = r.path.replace(":id", p);
+        await checkShape(await hit(r.method, path, r.method === "GET" ? undefined : "{}", "application/json"), `${r.method} ${path.slice(0, 80)}`);
+      }
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it("never answers 5xx to hostile bodies or methods", { timeout: 60_000 }, async () => {
+    for (const r of ROUTES) {
+      const path = r.path.replace(":id", "aa:bb:cc:00:00:77");
+      for (const b of BODIES) await checkShape(await hit(r.method, path, b.body, b.type), `${r.method} ${path} ${b.name}`);
+      for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"]) await checkShape(await hit(method, path, "{}", "application/json"), `${method} ${path}`);
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it("never answers 5xx to generated paths and bodies", { timeout: 60_000 }, async () => {
+    const segment = fc.oneof(fc.string({ maxLength: 30 }).map(encodeURIComponent), fc.constantFrom(...HOSTILE_PARAMS));
+    const samples = fc.sample(fc.tuple(fc.constantFrom(...ROUTES), segment, fc.oneof(fc.json(), fc.string({ maxLength: 200 }))), { numRuns: 400, seed: 11 });
+    for (const [r, seg, body] of samples) {
+      const path = r.path.replace(":id", seg);
+      await checkShape(await hit(r.method, path, body, "application/json"), `${r.method} ${path.slice(0, 80)} ${body.slice(0, 40)}`);
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it("says exactly what is wrong", async () => {
+    const malformed = await api("/devices/%E0%A4%A");
+    expect(malformed.status).toBe(400);
+    expect(((await malformed.json()) as Json).error.code).toBe("INVALID_REQUEST");
+    // Decoded once: "%253A" is the id "%3A", which is not valid; it never becomes ":".
+    expect((await api("/devices/aa%253Abb")).status).toBe(400);
+    expect((await api("/devices/aa%3Abb")).status).toBe(200);
+    for (const id of ["__proto__", "constructor", "prototype"]) {
+      const res = await api(`/devices/${id}`);
+      expect(await res.json()).toMatchObject({ deviceId: id, online: false, groupKey: id.slice(0, 8), inbox: 0 });
+    }
+    const huge = await hit("POST", "/api/devices/aa:bb:cc:00:00:78/messages", new Uint8Array(5 * 1024 * 1024).fill(0x20), "application/json");
+    expect(huge.status).toBe(413);
+    expect(await huge.json()).toEqual({ error: { code: "PAYLOAD_TOO_LARGE", message: "request body exceeds 65536 bytes" } });
+    const ota = await hit("POST", "/supie/ota/", new Uint8Array(70 * 1024).fill(0x20), "application/json");
+    expect(ota.status).toBe(413);
+    const tooDeep = await hit("POST", "/api/devices/aa:bb:cc:00:00:78/messages", deep(3000), "application/json");
+    expect(await tooDeep.json()).toEqual({ error: { code: "SCHEMA_INVALID", message: "payload too deep" } });
+    const longMeeting = await api(`/meetings/${"m".repeat(5000)}/transcript`);
+    expect(longMeeting.status).toBe(400);
+    expect((await hit("PATCH", "/api/config", "{}", "application/json")).status).toBe(404);
+  });
+});

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { startFakeOpenAI, type FailureMode, type FakeOpenAI, type Route } from "../fake-openai.ts";
+import { controlRoutes, startFakeOpenAI, type FakeOpenAI, type FakeOpenAIOptions } from "../fake-openai.ts";
 
 // Outbound services for tests that run inside workerd, where the test cannot call into Node: the
 // fake OpenAI-compatible server and a webhook receiver, both steered over HTTP control endpoints
@@ -85,31 +85,14 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   return receiver;
 }
 
-/** The fake LLM with control routes: answer, mode, reset, and the count of chat calls. */
-export async function startControlledLlm(): Promise<FakeOpenAI> {
+/**
+ * The fake OpenAI-compatible server (chat, ASR, TTS) with its control routes
+ * (scripts/lib/fake-openai/control.ts): `/__control/answer|script|mode|reset|calls` for chat answers
+ * and failure modes, `asr`, `vision`, `chat`, `tts`, `latency` for the voice endpoints' answers and
+ * settings, `config` and `records` to read back settings and what the Worker sent.
+ */
+export async function startControlledLlm(opts: FakeOpenAIOptions = {}): Promise<FakeOpenAI> {
   let fake: FakeOpenAI | undefined;
-  const control = (path: string, handle: (body: Record<string, unknown>, f: FakeOpenAI) => unknown): Route => ({
-    method: "POST",
-    path,
-    failable: false,
-    handle: (ctx) => {
-      const out = handle((ctx.body ?? {}) as Record<string, unknown>, fake!);
-      ctx.res.writeHead(200, { "content-type": "application/json" });
-      ctx.res.end(JSON.stringify(out ?? { ok: true }));
-    },
-  });
-  fake = await startFakeOpenAI({
-    routes: [
-      control("/__control/answer", (b, f) => f.setAnswer(String(b.answer))),
-      control("/__control/mode", (b, f) =>
-        f.setMode((b.mode as FailureMode | null) ?? null, {
-          ...(typeof b.times === "number" ? { times: b.times } : {}),
-          ...(typeof b.delayMs === "number" ? { delayMs: b.delayMs } : {}),
-        }),
-      ),
-      control("/__control/reset", (_b, f) => f.reset()),
-      control("/__control/calls", (_b, f) => ({ calls: f.callCount("/v1/chat/completions") })),
-    ],
-  });
+  fake = await startFakeOpenAI({ ...opts, routes: [...(opts.routes ?? []), ...controlRoutes(() => fake as FakeOpenAI)] });
   return fake;
 }

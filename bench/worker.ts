@@ -192,16 +192,36 @@ export class BenchEchoObject extends DurableObject<BenchEnv> {
     this.ensureGroup();
     const sql = this.ctx.storage.sql;
     const now = Date.now();
-    for (const t of tasks) sql.exec("INSERT OR REPLACE INTO tasks (id, title, updated_at) VALUES (?, ?, ?)", typeof t.id === "string" ? t.id : crypto.randomUUID(), String(t.title ?? ""), now);
-    const groupKey = (this.self).slice("group:".length);
+    for (const t of tasks)
+      sql.exec(
+        "INSERT OR REPLACE INTO tasks (id, title, updated_at) VALUES (?, ?, ?)",
+        typeof t.id === "string" ? t.id : crypto.randomUUID(),
+        String(t.title ?? ""),
+        now,
+      );
+    const groupKey = this.self.slice("group:".length);
     const snapshot = {
       type: "workflow",
       event: "update",
       groupKey,
-      tasks: sql.exec<{ id: string; title: string; updated_at: number }>("SELECT id, title, updated_at FROM tasks ORDER BY updated_at, id").toArray().map((r) => ({ id: r.id, title: r.title, groupKey, updatedAt: r.updated_at })),
+      tasks: sql
+        .exec<{ id: string; title: string; updated_at: number }>("SELECT id, title, updated_at FROM tasks ORDER BY updated_at, id")
+        .toArray()
+        .map((r) => ({ id: r.id, title: r.title, groupKey, updatedAt: r.updated_at })),
     };
-    const members = sql.exec<{ device_id: string }>("SELECT device_id FROM members").toArray().filter((m) => m.device_id !== actor);
-    this.ctx.waitUntil(Promise.all(members.map((m) => this.stub(m.device_id).push(snapshot).catch(() => false))));
+    const members = sql
+      .exec<{ device_id: string }>("SELECT device_id FROM members")
+      .toArray()
+      .filter((m) => m.device_id !== actor);
+    this.ctx.waitUntil(
+      Promise.all(
+        members.map((m) =>
+          this.stub(m.device_id)
+            .push(snapshot)
+            .catch(() => false),
+        ),
+      ),
+    );
     return snapshot;
   }
 }

@@ -99,7 +99,10 @@ const options: BenchOptions = {
   meetings: Math.round(positive("meetings", values.meetings)),
   llmMs: positive("llm-ms", values["llm-ms"]),
 };
-const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
+const only = values.only
+  ?.split(",")
+  .map((s) => s.trim())
+  .filter(Boolean);
 const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
 if (unknown.length) {
   console.error(`unknown scenario ${unknown.join(", ")}; known: ${SCENARIOS.map((s) => s.name).join(", ")}`);
@@ -262,9 +265,7 @@ try {
   const results = await runScenarios(scenarios, ctx);
   const emfile = JSON.stringify(results).includes("EMFILE");
   if (emfile) notes.push(FD_HINT);
-  const serverErrors = outputs
-    .flatMap((o) => o().split("\n"))
-    .filter((l) => /"level":"error"|✘|\bERROR\b|Uncaught/.test(l));
+  const serverErrors = outputs.flatMap((o) => o().split("\n")).filter((l) => /"level":"error"|✘|\bERROR\b|Uncaught/.test(l));
   if (serverErrors.length) notes.push(`server printed ${serverErrors.length} error lines, e.g. ${serverErrors.slice(0, 3).join(" ⏎ ").slice(0, 600)}`);
   if (results.some((r) => r.error)) exitCode = 1;
   const machine = machineCpuShare(machineBefore, machineCpu());
@@ -279,7 +280,10 @@ try {
   };
   const summary =
     `wrangler dev ×${starts} · ${cpus().length} CPUs · machine busy ${machine ? `${machine.busyPct}% (steal ${machine.stealPct}%)` : "?"} · ` +
-    `CPU pressure avg60 ${cpuPressure() ?? "?"}% · state on ${stateParent ? "tmpfs" : "disk"} · ${scenarios.map((sc) => sizes[sc.name]).filter(Boolean).join(", ")}`;
+    `CPU pressure avg60 ${cpuPressure() ?? "?"}% · state on ${stateParent ? "tmpfs" : "disk"} · ${scenarios
+      .map((sc) => sizes[sc.name])
+      .filter(Boolean)
+      .join(", ")}`;
   report = {
     meta: {
       summary,

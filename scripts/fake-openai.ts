@@ -1,7 +1,15 @@
 import { fileURLToPath } from "node:url";
 import { controlRoutes } from "./lib/fake-openai/control.ts";
 import { startFakeOpenAI } from "./lib/fake-openai/server.ts";
-import { ENDPOINT_KINDS, FAILURE_MODES, type ChatRound, type EndpointKind, type FailureMode, type FakeOpenAI, type LatencyConfig } from "./lib/fake-openai/types.ts";
+import {
+  ENDPOINT_KINDS,
+  FAILURE_MODES,
+  type ChatRound,
+  type EndpointKind,
+  type FailureMode,
+  type FakeOpenAI,
+  type LatencyConfig,
+} from "./lib/fake-openai/types.ts";
 
 // A fake OpenAI-compatible server for tests (real HTTP, real `openai` SDK) and for trying the Worker
 // by hand. Endpoints: POST /v1/chat/completions (text, scripted tool calls, vision, SSE streaming),

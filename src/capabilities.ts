@@ -20,12 +20,7 @@ export interface Services {
 }
 
 export function deviceCapabilities(services: Services) {
-  return [
-    activationCapability(),
-    peerCapability(services),
-    meetingCapability(services),
-    workflowCapability(services),
-  ] as const satisfies readonly Capability[];
+  return [activationCapability(), peerCapability(services), meetingCapability(services), workflowCapability(services)] as const satisfies readonly Capability[];
 }
 
 // ---- the typed RPC client's view of the list ----

@@ -14,9 +14,7 @@ export interface Activation {
 
 const ACTIVATION = fact<Activation>("activation");
 
-export type OtaActivation =
-  | { activated: true }
-  | { activated: false; code: string; challenge: string };
+export type OtaActivation = { activated: true } | { activated: false; code: string; challenge: string };
 
 function randomDigits(n: number): string {
   const bytes = crypto.getRandomValues(new Uint32Array(n));

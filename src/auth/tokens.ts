@@ -21,13 +21,7 @@ const encoder = new TextEncoder();
 
 export type TokenCheck = { ok: true } | { ok: false; reason: string };
 
-export async function issueDeviceToken(
-  secret: string,
-  deviceId: string,
-  clientId: string,
-  ttlSeconds: number,
-  nowMs = Date.now(),
-): Promise<string> {
+export async function issueDeviceToken(secret: string, deviceId: string, clientId: string, ttlSeconds: number, nowMs = Date.now()): Promise<string> {
   const iat = Math.floor(nowMs / 1000);
   return new SignJWT({ cid: clientId })
     .setProtectedHeader({ alg: "HS256", typ: "JWT" })
@@ -55,13 +49,7 @@ export function joseReason(err: unknown): string {
   return "token could not be verified";
 }
 
-export async function verifyDeviceJwt(
-  secret: string,
-  token: string,
-  deviceId: string,
-  clientId: string,
-  nowMs?: number,
-): Promise<TokenCheck> {
+export async function verifyDeviceJwt(secret: string, token: string, deviceId: string, clientId: string, nowMs?: number): Promise<TokenCheck> {
   try {
     const { payload } = await jwtVerify(token, await hmacKey(secret), {
       algorithms: ["HS256"],
@@ -98,7 +86,6 @@ export async function issueXiaozhiToken(secret: string, deviceId: string, client
 export function looksLikeXiaozhiToken(token: string): boolean {
   return /^[A-Za-z0-9_-]{20,}={0,2}\.\d{1,13}$/.test(token);
 }
-
 
 export async function verifyXiaozhiToken(
   secret: string,

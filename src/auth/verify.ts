@@ -1,31 +1,15 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from "jose";
 import type { Settings } from "../config/settings.ts";
 import { autoDeviceId, isValidId, normaliseId, type ClaimedIdentity } from "./identity.ts";
-import {
-  joseReason,
-  looksLikeJwt,
-  looksLikeXiaozhiToken,
-  verifyDeviceJwt,
-  verifyXiaozhiToken,
-  type TokenCheck,
-} from "./tokens.ts";
+import { joseReason, looksLikeJwt, looksLikeXiaozhiToken, verifyDeviceJwt, verifyXiaozhiToken, type TokenCheck } from "./tokens.ts";
 import { timingSafeEqual } from "./compare.ts";
 
 // Authentication before the upgrade (PROTOCOL §2.2). Runs in the Worker, so a rejected device never
 // wakes its Durable Object. Pure apart from fetch (JWKS, introspection), which is web-standard.
 
-export type AuthMethod =
-  | "off"
-  | "allowlist"
-  | "static-token"
-  | "device-token"
-  | "xiaozhi-hmac"
-  | "jwt"
-  | "introspection";
+export type AuthMethod = "off" | "allowlist" | "static-token" | "device-token" | "xiaozhi-hmac" | "jwt" | "introspection";
 
-export type AuthResult =
-  | { ok: true; deviceId: string; clientId: string; method: AuthMethod; assignedId: boolean }
-  | { ok: false; reason: string };
+export type AuthResult = { ok: true; deviceId: string; clientId: string; method: AuthMethod; assignedId: boolean } | { ok: false; reason: string };
 
 export interface AuthOptions {
   /** DEVICE_TOKEN_SECRET, or the development secret on a local server; "" when none. */
@@ -34,7 +18,6 @@ export interface AuthOptions {
 }
 
 const encoder = new TextEncoder();
-
 
 export async function authenticate(claim: ClaimedIdentity, s: Settings, opts: AuthOptions): Promise<AuthResult> {
   // The client id travels on in a header and into HMAC input: hold it to the same rule as device ids.
@@ -88,14 +71,7 @@ async function checkDeviceToken(claim: ClaimedIdentity, s: Settings, opts: AuthO
     return { method: "device-token" as const, check };
   }
   if (looksLikeXiaozhiToken(claim.token)) {
-    const check = await verifyXiaozhiToken(
-      opts.deviceTokenSecret,
-      claim.token,
-      claim.deviceId,
-      claim.clientId,
-      s.DEVICE_TOKEN_TTL_S,
-      opts.nowMs,
-    );
+    const check = await verifyXiaozhiToken(opts.deviceTokenSecret, claim.token, claim.deviceId, claim.clientId, s.DEVICE_TOKEN_TTL_S, opts.nowMs);
     return { method: "xiaozhi-hmac" as const, check };
   }
   return { method: "device-token" as const, check: { ok: false as const, reason: "malformed token" } };
@@ -228,9 +204,7 @@ async function introspect(token: string, s: Settings, now: number): Promise<Cach
     return { error: "introspection answer is not a JSON object" };
   }
   const active = body.active === true;
-  const device = normaliseId(
-    typeof body.device_id === "string" ? body.device_id : typeof body.sub === "string" ? body.sub : "",
-  );
+  const device = normaliseId(typeof body.device_id === "string" ? body.device_id : typeof body.sub === "string" ? body.sub : "");
   const exp = typeof body.exp === "number" ? body.exp * 1000 : Infinity;
   // Inactive answers are kept briefly so a misbehaving device cannot hammer the issuer.
   const maxAge = active ? 60_000 : 10_000;

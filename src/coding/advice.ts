@@ -18,23 +18,48 @@ export function emptyAdvice(): Advice {
 }
 
 export type Say = (en: string, zh: string) => string;
-export const picker = (lang: Lang): Say => (en, zh) => (lang === "zh" ? zh : en);
+export const picker =
+  (lang: Lang): Say =>
+  (en, zh) =>
+    lang === "zh" ? zh : en;
 
 export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 const TOOL: Record<string, string> = {
-  tsc: "TypeScript", rustc: "Rust", cc: "C/C++", go: "Go", javac: "Java", esbuild: "esbuild", cargo: "cargo", vite: "Vite",
-  webpack: "webpack", next: "Next.js", gradle: "Gradle", maven: "Maven", make: "make", docker: "Docker",
+  tsc: "TypeScript",
+  rustc: "Rust",
+  cc: "C/C++",
+  go: "Go",
+  javac: "Java",
+  esbuild: "esbuild",
+  cargo: "cargo",
+  vite: "Vite",
+  webpack: "webpack",
+  next: "Next.js",
+  gradle: "Gradle",
+  maven: "Maven",
+  make: "make",
+  docker: "Docker",
 };
 export const toolName = (t: string | undefined): string => (t ? (TOOL[t] ?? t) : "build");
 
 // What the common codes mean, so the badge says more than a number.
 const CODE_HINT: Record<string, [string, string]> = {
-  TS2322: ["type mismatch", "类型不匹配"], TS2345: ["wrong argument type", "参数类型不对"], TS2339: ["unknown property", "属性不存在"],
-  TS2304: ["unknown name", "找不到名称"], TS2307: ["missing module", "找不到模块"], TS2532: ["possibly undefined", "可能为 undefined"],
-  TS18048: ["possibly undefined", "可能为 undefined"], TS7006: ["implicit any", "隐式 any"], TS2554: ["wrong argument count", "参数个数不对"],
-  E0308: ["mismatched types", "类型不匹配"], E0432: ["unresolved import", "导入无法解析"], E0433: ["unresolved path", "路径无法解析"],
-  E0425: ["unknown name", "找不到名称"], E0599: ["no such method", "方法不存在"], E0382: ["use after move", "值已被移动"],
+  TS2322: ["type mismatch", "类型不匹配"],
+  TS2345: ["wrong argument type", "参数类型不对"],
+  TS2339: ["unknown property", "属性不存在"],
+  TS2304: ["unknown name", "找不到名称"],
+  TS2307: ["missing module", "找不到模块"],
+  TS2532: ["possibly undefined", "可能为 undefined"],
+  TS18048: ["possibly undefined", "可能为 undefined"],
+  TS7006: ["implicit any", "隐式 any"],
+  TS2554: ["wrong argument count", "参数个数不对"],
+  E0308: ["mismatched types", "类型不匹配"],
+  E0432: ["unresolved import", "导入无法解析"],
+  E0433: ["unresolved path", "路径无法解析"],
+  E0425: ["unknown name", "找不到名称"],
+  E0599: ["no such method", "方法不存在"],
+  E0382: ["use after move", "值已被移动"],
 };
 const MODULE_CODES = new Set(["TS2307", "E0432", "E0433"]);
 
@@ -48,12 +73,18 @@ export function build(s: Signals, p: Say, testsAlsoFail: boolean): Advice {
   const code = first?.code ? (hint ? p(`${first.code}, ${hint[0]}`, `${first.code}（${hint[1]}）`) : first.code) : "";
   a.insights.push(
     b.count > 0
-      ? p(`Build is red: ${plural(b.count, `${tool} error`)}${files ? ` in ${plural(files, "file")}` : ""}`, `构建失败：${tool} 报错 ${b.count} 处${files ? `，涉及 ${files} 个文件` : ""}`)
+      ? p(
+          `Build is red: ${plural(b.count, `${tool} error`)}${files ? ` in ${plural(files, "file")}` : ""}`,
+          `构建失败：${tool} 报错 ${b.count} 处${files ? `，涉及 ${files} 个文件` : ""}`,
+        )
       : p(`Build failed (${b.tools.map(toolName).join(", ")})`, `构建失败（${b.tools.map(toolName).join("、")}）`),
   );
   a.risks.push(
     first?.file
-      ? p(`Build is red: ${tool} error ${first.code ?? ""} in ${first.file}`.replace("  ", " "), `构建失败：${first.file} 有 ${tool} 错误 ${first.code ?? ""}`.trim())
+      ? p(
+          `Build is red: ${tool} error ${first.code ?? ""} in ${first.file}`.replace("  ", " "),
+          `构建失败：${first.file} 有 ${tool} 错误 ${first.code ?? ""}`.trim(),
+        )
       : p("Build is broken: tests and deploy cannot run until it is fixed", "构建失败：修好之前测试和部署都跑不了"),
   );
   const where = first?.file ? `${first.file}${first.line ? p(` (line ${first.line})`, ` 第 ${first.line} 行`) : p("", " 中")}` : "";
@@ -64,11 +95,16 @@ export function build(s: Signals, p: Say, testsAlsoFail: boolean): Advice {
   else if (where) a.actions.push(p(`Fix the ${tool} error in ${where} first${code ? ` (${code})` : ""}${tail}`, `先修 ${where}的 ${tool} 错误 ${code}${tail}`));
   else a.actions.push(p(`Open the build output and fix the first ${tool} error${tail}`, `打开构建输出，先修第一个 ${tool} 错误${tail}`));
   if (b.count > 1) {
-    const others = b.codes.filter((c) => c !== first?.code).slice(0, 3).join(p(", ", "、"));
+    const others = b.codes
+      .filter((c) => c !== first?.code)
+      .slice(0, 3)
+      .join(p(", ", "、"));
     const rest = b.count === 2 ? p("the other error", "另一个错误") : p(`the other ${b.count - 1} errors`, `其余 ${b.count - 1} 个错误`);
     a.actions.push(p(`Then ${rest}${others ? ` (${others})` : ""}`, `然后处理${rest}${others ? `（${others}）` : ""}`));
   }
-  const cmd = { tsc: "tsc --noEmit", rustc: "cargo build", cargo: "cargo build", go: "go build ./...", cc: "make", make: "make" }[first?.tool ?? b.tools[0] ?? ""];
+  const cmd = { tsc: "tsc --noEmit", rustc: "cargo build", cargo: "cargo build", go: "go build ./...", cc: "make", make: "make" }[
+    first?.tool ?? b.tools[0] ?? ""
+  ];
   a.nextSteps.push(cmd ? p(`Re-run ${cmd} after the fix`, `修完后重新运行 ${cmd}`) : p("Re-run the build after the fix", "修完后重新构建"));
   return a;
 }
@@ -83,9 +119,15 @@ export function oom(s: Signals, p: Say, lastStep: string): Advice {
     a.insights.push(p(`Out of memory: the job was killed (exit 137)${during}`, `内存不足：任务被系统杀掉（退出码 137）${during}`));
   else a.insights.push(p(`Out of memory${during}`, `内存不足${during}`));
   a.risks.push(p("The job dies before it finishes: its results are missing", "任务没跑完就被终止，后面的结果都缺失"));
-  if (k.includes("heap")) a.actions.push(p("Raise the memory limit (NODE_OPTIONS=--max-old-space-size=4096) or split the job", "调高内存上限（NODE_OPTIONS=--max-old-space-size=4096）或拆分任务"));
+  if (k.includes("heap"))
+    a.actions.push(
+      p("Raise the memory limit (NODE_OPTIONS=--max-old-space-size=4096) or split the job", "调高内存上限（NODE_OPTIONS=--max-old-space-size=4096）或拆分任务"),
+    );
   else if (k.includes("python")) a.actions.push(p("Process the data in chunks or give the job more memory", "分批处理数据，或给任务更多内存"));
-  else a.actions.push(p("Give the job more memory (bigger runner or container limit) or run fewer workers at once", "给任务更多内存（更大的 runner 或容器上限），或减少并行数"));
+  else
+    a.actions.push(
+      p("Give the job more memory (bigger runner or container limit) or run fewer workers at once", "给任务更多内存（更大的 runner 或容器上限），或减少并行数"),
+    );
   a.nextSteps.push(p("Re-run the job and watch its peak memory", "重新运行并观察内存峰值"));
   return a;
 }
@@ -166,7 +208,9 @@ export function tests(s: Signals, p: Say, buildFailed: boolean): Advice {
   const pkg = t.packages[0]?.split("/").pop();
   const where = files.length === 1 ? files[0] : files.length > 1 ? p(`${files.length} files`, `${files.length} 个文件`) : pkg;
   const n = t.failed;
-  a.insights.push(p(`${n} ${label}test${n === 1 ? "" : "s"} failing${where ? ` in ${where}` : ""}`, `${where ? `${where} 中` : ""}有 ${n} 个 ${label}测试失败`));
+  a.insights.push(
+    p(`${n} ${label}test${n === 1 ? "" : "s"} failing${where ? ` in ${where}` : ""}`, `${where ? `${where} 中` : ""}有 ${n} 个 ${label}测试失败`),
+  );
   const first = t.names[0] ? shortTestName(t.names[0]) : undefined;
   a.risks.push(
     first

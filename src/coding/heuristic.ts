@@ -19,14 +19,19 @@ export interface HeuristicOptions {
 
 function statsLine(stats: CodingStats, p: Say): string {
   const step = stats.lastStep ? p(`; last step: ${stats.lastStep}`, `；最后一步：${stats.lastStep}`) : "";
-  return p(`${plural(stats.errorCount, "error")}, ${plural(stats.warnCount, "warning")} so far${step}`, `目前 ${stats.errorCount} 个错误、${stats.warnCount} 个警告${step}`);
+  return p(
+    `${plural(stats.errorCount, "error")}, ${plural(stats.warnCount, "warning")} so far${step}`,
+    `目前 ${stats.errorCount} 个错误、${stats.warnCount} 个警告${step}`,
+  );
 }
 
 function verdict(s: Signals, stats: CodingStats, p: Say): string {
   if (s.build.failed || stats.buildSuccess === false) return p("Session ended with the build red", "本次会话结束时构建仍失败");
   if (stats.testsFailed > 0) return p(`Session ended with ${stats.testsFailed} failing tests`, `本次会话结束时仍有 ${stats.testsFailed} 个测试失败`);
   if (!isQuiet(s)) return p("Session ended with open problems", "本次会话结束时仍有未解决的问题");
-  return stats.buildSuccess ? p("Session ended green: build ok, no failing tests", "本次会话顺利结束：构建通过，无失败测试") : p("Session ended with nothing failing", "本次会话结束，没有失败项");
+  return stats.buildSuccess
+    ? p("Session ended green: build ok, no failing tests", "本次会话顺利结束：构建通过，无失败测试")
+    : p("Session ended with nothing failing", "本次会话结束，没有失败项");
 }
 
 /** The smallest useful item per list, for a list that would otherwise be empty. */

@@ -94,7 +94,8 @@ export function appendBounded(entries: readonly HistoryEntry[], added: readonly 
 
 // ---- stats -----------------------------------------------------------------------------------
 
-const BUILD_STEP = /\b(?:build|builds|building|compile|compiling|tsc|typecheck|type-check|bundle|webpack|vite|rollup|esbuild|make|cmake|gradle|mvn|maven|cargo build|go build)\b|构建|编译|打包/i;
+const BUILD_STEP =
+  /\b(?:build|builds|building|compile|compiling|tsc|typecheck|type-check|bundle|webpack|vite|rollup|esbuild|make|cmake|gradle|mvn|maven|cargo build|go build)\b|构建|编译|打包/i;
 
 /** Steps that build the code: their outcome is `buildSuccess` (§8). */
 export function isBuildStep(name: string): boolean {
@@ -158,8 +159,14 @@ export function currentPhase(entries: readonly HistoryEntry[]): string {
  * every log line is English. Otherwise the log lines decide (a Chinese toolchain or test names).
  */
 export function historyLanguage(entries: readonly HistoryEntry[]): Lang {
-  const labels = entries.filter((e) => e.kind !== "log").map((e) => e.text).join(" ");
+  const labels = entries
+    .filter((e) => e.kind !== "log")
+    .map((e) => e.text)
+    .join(" ");
   if (detectLanguage(labels) === "zh") return "zh";
-  const logs = entries.filter((e) => e.kind === "log").map((e) => e.text).join(" ");
+  const logs = entries
+    .filter((e) => e.kind === "log")
+    .map((e) => e.text)
+    .join(" ");
   return detectLanguage(logs);
 }

@@ -71,11 +71,30 @@ export type CodingPhaseIn = Extract<CodingIn, { event: "phase" }>;
 export type StepOutcome = "ok" | "fail" | "other";
 
 const OK_STATUS = new Set(["ok", "success", "succeeded", "successful", "pass", "passed", "done", "green", "成功", "通过", "完成"]);
-const FAIL_STATUS = new Set(["fail", "failed", "failure", "error", "errored", "red", "broken", "crashed", "timeout", "timedout", "cancelled", "canceled", "失败", "错误", "超时"]);
+const FAIL_STATUS = new Set([
+  "fail",
+  "failed",
+  "failure",
+  "error",
+  "errored",
+  "red",
+  "broken",
+  "crashed",
+  "timeout",
+  "timedout",
+  "cancelled",
+  "canceled",
+  "失败",
+  "错误",
+  "超时",
+]);
 
 /** What a step status means for the stats: anything not clearly ok or failed (start, running, skip) is "other". */
 export function stepOutcome(status: string): StepOutcome {
-  const s = status.trim().toLowerCase().replace(/[\s_-]+/g, "");
+  const s = status
+    .trim()
+    .toLowerCase()
+    .replace(/[\s_-]+/g, "");
   if (OK_STATUS.has(s)) return "ok";
   if (FAIL_STATUS.has(s)) return "fail";
   return "other";

@@ -13,7 +13,10 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function normKey(k: string): string {
-  return k.normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
+  return k
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, "");
 }
 
 const ALIASES: Record<InsightList, string[]> = {
@@ -25,7 +28,23 @@ const ALIASES: Record<InsightList, string[]> = {
 
 const WRAPPERS = ["result", "results", "data", "output", "response", "insight", "insights", "answer", "json", "content"];
 
-const ITEM_FIELDS = ["text", "content", "item", "insight", "risk", "action", "step", "suggestion", "recommendation", "description", "message", "title", "summary", "detail", "value"];
+const ITEM_FIELDS = [
+  "text",
+  "content",
+  "item",
+  "insight",
+  "risk",
+  "action",
+  "step",
+  "suggestion",
+  "recommendation",
+  "description",
+  "message",
+  "title",
+  "summary",
+  "detail",
+  "value",
+];
 
 function lookup(obj: Record<string, unknown>): Map<string, unknown> {
   const m = new Map<string, unknown>();
@@ -70,7 +89,12 @@ const BULLET = /^(?:[-*+•·●▪◦‣]\s*|\d{1,2}[.)、]\s*|[（(]\d{1,2}[)�
 
 /** "key" for duplicates: case, spacing and trailing punctuation ignored. */
 export function itemKey(s: string): string {
-  return s.normalize("NFKC").toLowerCase().replace(/\s+/g, " ").trim().replace(/[\s.。!！?？;；,，:：…]+$/u, "");
+  return s
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/\s+/g, " ")
+    .trim()
+    .replace(/[\s.。!！?？;；,，:：…]+$/u, "");
 }
 
 /** Coerce, clean, cap, drop empties and duplicates, keep at most `limit`. */
@@ -82,7 +106,12 @@ export function normalizeItems(value: unknown, limit: number, maxChars = INSIGHT
     if (out.length >= limit) break;
     const t = itemText(v);
     if (t === undefined) continue;
-    const cleaned = t.replace(/\s+/g, " ").trim().replace(BULLET, "").replace(/^(\*\*|__)(.+)\1$/, "$2").trim();
+    const cleaned = t
+      .replace(/\s+/g, " ")
+      .trim()
+      .replace(BULLET, "")
+      .replace(/^(\*\*|__)(.+)\1$/, "$2")
+      .trim();
     const item = capText(cleaned, maxChars);
     const k = itemKey(item);
     if (!k || seen.has(k)) continue;

@@ -85,8 +85,7 @@ const BUILD_FAIL: [RegExp, string][] = [
 
 function compileFacts(line: string, out: LineFact[]): void {
   let m: RegExpExecArray | null;
-  if ((m = TSC_PAREN.exec(line)) || (m = TSC_PRETTY.exec(line)))
-    out.push({ kind: "compile", tool: "tsc", file: m[1]!, line: Number(m[2]), code: m[3]! });
+  if ((m = TSC_PAREN.exec(line)) || (m = TSC_PRETTY.exec(line))) out.push({ kind: "compile", tool: "tsc", file: m[1]!, line: Number(m[2]), code: m[3]! });
   else if ((m = TSC_BARE.exec(line))) out.push({ kind: "compile", tool: "tsc", code: m[1]! });
   else if ((m = TSC_FOUND.exec(line)) || (m = TSC_FOUND_WATCH.exec(line))) out.push({ kind: "compileSummary", errors: Number(m[1]) });
   else if ((m = CC_ERROR.exec(line))) out.push({ kind: "compile", tool: "cc", file: m[1]!, line: Number(m[2]) });

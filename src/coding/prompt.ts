@@ -63,21 +63,40 @@ export function signalDigest(s: Signals): string[] {
   const out: string[] = [];
   const b = s.build;
   if (b.failed) {
-    const errs = b.errors.slice(0, 3).map((e) => [e.code, e.file, e.line ? `line ${e.line}` : ""].filter(Boolean).join(" ")).filter(Boolean);
+    const errs = b.errors
+      .slice(0, 3)
+      .map((e) => [e.code, e.file, e.line ? `line ${e.line}` : ""].filter(Boolean).join(" "))
+      .filter(Boolean);
     out.push(`- build failed: ${b.count} error(s) from ${list(b.tools)}${errs.length ? ` (${errs.join("; ")})` : ""}`);
   }
   if (s.oom.count) out.push(`- out of memory: ${list(s.oom.kinds)}`);
-  if (s.modules.length) out.push(`- missing modules: ${s.modules.slice(0, 4).map((m) => `${m.name} (${m.ecosystem})`).join(", ")}`);
+  if (s.modules.length)
+    out.push(
+      `- missing modules: ${s.modules
+        .slice(0, 4)
+        .map((m) => `${m.name} (${m.ecosystem})`)
+        .join(", ")}`,
+    );
   const t = s.tests;
   if (t.failed) {
     const from = t.fromSummary ? "per the runner summary" : "seen so far";
-    out.push(`- failing tests: ${t.failed} ${list(t.runners)} (${from})${t.files.length ? ` in ${list(t.files)}` : ""}${t.packages.length ? ` packages ${list(t.packages)}` : ""}`);
-    if (t.names.length) out.push(`  tests: ${t.names.slice(0, 4).map((n) => capText(n, 60)).join("; ")}`);
+    out.push(
+      `- failing tests: ${t.failed} ${list(t.runners)} (${from})${t.files.length ? ` in ${list(t.files)}` : ""}${t.packages.length ? ` packages ${list(t.packages)}` : ""}`,
+    );
+    if (t.names.length)
+      out.push(
+        `  tests: ${t.names
+          .slice(0, 4)
+          .map((n) => capText(n, 60))
+          .join("; ")}`,
+      );
   }
   if (s.timeouts.count) out.push(`- timeouts: ${list(s.timeouts.kinds)}`);
   if (s.network.count) out.push(`- network errors: ${list(s.network.codes)}${s.network.hosts.length ? ` (hosts ${list(s.network.hosts)})` : ""}`);
   if (s.lint.warnings + s.lint.errors)
-    out.push(`- lint: ${s.lint.warnings} warning(s), ${s.lint.errors} error(s)${s.lint.rules.length ? `, rules ${list(s.lint.rules)}` : ""}${s.lint.files.length ? ` in ${list(s.lint.files)}` : ""}`);
+    out.push(
+      `- lint: ${s.lint.warnings} warning(s), ${s.lint.errors} error(s)${s.lint.rules.length ? `, rules ${list(s.lint.rules)}` : ""}${s.lint.files.length ? ` in ${list(s.lint.files)}` : ""}`,
+    );
   if (s.steps.failed.length) out.push(`- failed steps: ${list(s.steps.failed)}`);
   if (s.steps.passed.length) out.push(`- passed steps: ${list(s.steps.passed)}`);
   return out;

@@ -51,7 +51,10 @@ const MASK = "\u0000";
 /** The item normalised, with every allowed name replaced by a mask no raw line contains. */
 function masked(item: string, allow: readonly string[]): string {
   let s = normalizeForCompare(item);
-  const names = allow.map(normalizeForCompare).filter((a) => a.length >= 4).sort((a, b) => b.length - a.length);
+  const names = allow
+    .map(normalizeForCompare)
+    .filter((a) => a.length >= 4)
+    .sort((a, b) => b.length - a.length);
   for (const a of names) s = s.split(a).join(MASK);
   return s;
 }

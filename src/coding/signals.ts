@@ -232,8 +232,14 @@ export function extractSignals(entries: readonly HistoryEntry[]): Signals {
       tools: acc.lint.tools,
     },
     steps: {
-      failed: steps.filter(([, o]) => o === "fail").map(([n]) => n).slice(0, MAX_LISTED),
-      passed: steps.filter(([, o]) => o === "ok").map(([n]) => n).slice(0, MAX_LISTED),
+      failed: steps
+        .filter(([, o]) => o === "fail")
+        .map(([n]) => n)
+        .slice(0, MAX_LISTED),
+      passed: steps
+        .filter(([, o]) => o === "ok")
+        .map(([n]) => n)
+        .slice(0, MAX_LISTED),
       last: acc.lastStep,
     },
   };
@@ -242,8 +248,14 @@ export function extractSignals(entries: readonly HistoryEntry[]): Signals {
 /** Nothing at all went wrong in the history. */
 export function isQuiet(s: Signals): boolean {
   return (
-    !s.build.failed && s.tests.failed === 0 && s.modules.length === 0 && s.oom.count === 0 && s.timeouts.count === 0 &&
-    s.network.count === 0 && s.lint.warnings + s.lint.errors === 0 && s.steps.failed.length === 0
+    !s.build.failed &&
+    s.tests.failed === 0 &&
+    s.modules.length === 0 &&
+    s.oom.count === 0 &&
+    s.timeouts.count === 0 &&
+    s.network.count === 0 &&
+    s.lint.warnings + s.lint.errors === 0 &&
+    s.steps.failed.length === 0
   );
 }
 

@@ -119,7 +119,8 @@ export class RuntimeConfig {
       if (SECRET_SETTINGS.has(name as SettingName)) errors.push(`${name} is a secret: set it with wrangler secret put`);
       else if (!(RUNTIME_SETTINGS as readonly string[]).includes(name)) errors.push(`${name} is not a setting`);
       else if (value === null) delete values[name as SettingName];
-      else if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") errors.push(`${name} must be a string, number, boolean or null`);
+      else if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean")
+        errors.push(`${name} must be a string, number, boolean or null`);
       else values[name as SettingName] = String(value);
     }
     if (errors.length === 0) {

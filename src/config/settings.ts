@@ -6,8 +6,7 @@ import { z } from "zod";
 
 const blankToUndefined = (v: unknown) => (typeof v === "string" && v.trim() === "" ? undefined : v);
 
-const int = (def: number, min: number, max: number) =>
-  z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def)).catch(def);
+const int = (def: number, min: number, max: number) => z.preprocess(blankToUndefined, z.coerce.number().int().min(min).max(max).default(def)).catch(def);
 
 const str = (def = "") => z.preprocess(blankToUndefined, z.string().trim().default(def)).catch(def);
 
@@ -43,7 +42,13 @@ const jsonRecord = <T extends z.ZodType>(value: T) =>
     // table has no prototype, so ids like `constructor` or `__proto__` find nothing they should not.
     .transform((rec) => {
       const out = Object.create(null) as Record<string, z.infer<T>>;
-      for (const [k, v] of Object.entries(rec)) out[k.trim().replace(/^["']|["']$/g, "").toLowerCase()] = v as z.infer<T>;
+      for (const [k, v] of Object.entries(rec))
+        out[
+          k
+            .trim()
+            .replace(/^["']|["']$/g, "")
+            .toLowerCase()
+        ] = v as z.infer<T>;
       return out;
     })
     .catch({});

@@ -68,9 +68,7 @@ export class Group {
   }
 
   async onlineMembers(): Promise<GroupMember[]> {
-    const states = await Promise.all(
-      this.memberIds().map(async (id) => ({ id, status: await this.rt.members.status(id).catch(() => null) })),
-    );
+    const states = await Promise.all(this.memberIds().map(async (id) => ({ id, status: await this.rt.members.status(id).catch(() => null) })));
     return states.filter((s) => s.status?.online).map((s) => ({ deviceId: s.id, name: this.nameOf(s.id), since: s.status!.since }));
   }
 }

@@ -27,7 +27,10 @@ export class Members {
   }
 
   all(): string[] {
-    return this.sql.exec<{ device_id: string }>("SELECT device_id FROM group_members ORDER BY device_id").toArray().map((r) => r.device_id);
+    return this.sql
+      .exec<{ device_id: string }>("SELECT device_id FROM group_members ORDER BY device_id")
+      .toArray()
+      .map((r) => r.device_id);
   }
 
   /** Broadcast rate limit: returns 0 when allowed (and records it), else the wait in ms. */

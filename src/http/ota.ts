@@ -98,8 +98,6 @@ export function otaRoutes(alias: boolean) {
   app.use("*", limitBody());
   app.post("/activate", activationPoll);
   app.post("/", (c) => otaCheck(c, alias));
-  app.get("/", (c) =>
-    c.text(`OTA endpoint is running; devices are sent websocket URL: ${websocketUrl(c, alias)}`),
-  );
+  app.get("/", (c) => c.text(`OTA endpoint is running; devices are sent websocket URL: ${websocketUrl(c, alias)}`));
   return app;
 }

@@ -21,9 +21,7 @@ export interface LlmRequest {
 
 export type LlmErrorCode = "LLM_NOT_CONFIGURED" | "LLM_TIMEOUT" | "LLM_HTTP_ERROR" | "LLM_BAD_RESPONSE" | "LLM_EMPTY";
 
-export type LlmResult =
-  | { ok: true; text: string; model: string; elapsedMs: number }
-  | { ok: false; code: LlmErrorCode; message: string };
+export type LlmResult = { ok: true; text: string; model: string; elapsedMs: number } | { ok: false; code: LlmErrorCode; message: string };
 
 export interface Llm {
   complete(req: LlmRequest): Promise<LlmResult>;

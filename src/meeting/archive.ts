@@ -50,8 +50,7 @@ const inverted = (ts: number) => String(MAX_TS - ts).padStart(13, "0");
 const recordKey = (id: string) => `meetings/${id}/record.json`;
 const chunkKey = (id: string, n: number) => `meetings/${id}/segments/${String(n).padStart(6, "0")}.json`;
 const allIndexKey = (r: { startedAt: number; meetingId: string }) => `index/all/${inverted(r.startedAt)}-${r.meetingId}`;
-const deviceIndexKey = (r: { deviceId: string; startedAt: number; meetingId: string }) =>
-  `index/device/${r.deviceId}/${inverted(r.startedAt)}-${r.meetingId}`;
+const deviceIndexKey = (r: { deviceId: string; startedAt: number; meetingId: string }) => `index/device/${r.deviceId}/${inverted(r.startedAt)}-${r.meetingId}`;
 const JSON_TYPE = { httpMetadata: { contentType: "application/json" } };
 
 function listingMeta(r: MeetingRecord): Record<string, string> {

@@ -15,13 +15,16 @@ export const MeetingIn = z.discriminatedUnion(
     z.looseObject({
       type: z.literal("meeting"),
       phase: z.literal("snippet"),
-      items: z.array(z.unknown(), { error: "items must be array of {tag,text}" }).max(200).superRefine((items, ctx) => {
-        // One precise sentence instead of one issue per item: the firmware author needs the rule.
-        const bad = items.findIndex((i) => !SnippetItem.safeParse(i).success);
-        if (bad >= 0) {
-          ctx.addIssue({ code: "custom", message: `items must be array of {tag,text}: missing one of tag/text (items[${bad}])`, path: [] });
-        }
-      }),
+      items: z
+        .array(z.unknown(), { error: "items must be array of {tag,text}" })
+        .max(200)
+        .superRefine((items, ctx) => {
+          // One precise sentence instead of one issue per item: the firmware author needs the rule.
+          const bad = items.findIndex((i) => !SnippetItem.safeParse(i).success);
+          if (bad >= 0) {
+            ctx.addIssue({ code: "custom", message: `items must be array of {tag,text}: missing one of tag/text (items[${bad}])`, path: [] });
+          }
+        }),
     }),
     z.looseObject({ type: z.literal("meeting"), phase: z.literal("finalize") }),
   ],

@@ -97,7 +97,9 @@ export class WebhookOutbox extends LazyStore {
 
   get(id: string): OutboxEntry | undefined {
     if (!this.schema.exists()) return undefined;
-    return this.sql.exec<{ id: string; url: string; body: string; attempts: number }>("SELECT id, url, body, attempts FROM webhook_outbox WHERE id = ?", id).toArray()[0];
+    return this.sql
+      .exec<{ id: string; url: string; body: string; attempts: number }>("SELECT id, url, body, attempts FROM webhook_outbox WHERE id = ?", id)
+      .toArray()[0];
   }
 
   attempted(id: string): void {

@@ -89,8 +89,7 @@ export class DeviceObject extends DurableObject<Env> {
         },
         now: () => Date.now(),
         sockets: () => ctx.getWebSockets().map((ws) => this.conn(ws)),
-        lastAutoResponse: (conn) =>
-          conn instanceof SocketConn ? (ctx.getWebSocketAutoResponseTimestamp(conn.ws)?.getTime() ?? 0) : 0,
+        lastAutoResponse: (conn) => (conn instanceof SocketConn ? (ctx.getWebSocketAutoResponseTimestamp(conn.ws)?.getTime() ?? 0) : 0),
         defer: (work) => ctx.waitUntil(work),
         later: (work, delayMs = 0) => ctx.waitUntil(scheduler.wait(delayMs).then(work)),
       },
@@ -160,12 +159,17 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    await guard("webSocketMessage", this.fields, async () => {
-      await this.fresh();
-      const conn = this.conn(ws);
-      if (typeof message === "string") await this.session.onText(conn, message);
-      else this.session.onBinary(conn, message);
-    }, undefined);
+    await guard(
+      "webSocketMessage",
+      this.fields,
+      async () => {
+        await this.fresh();
+        const conn = this.conn(ws);
+        if (typeof message === "string") await this.session.onText(conn, message);
+        else this.session.onBinary(conn, message);
+      },
+      undefined,
+    );
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -182,10 +186,15 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
-    await guard("alarm", this.fields, async () => {
-      await this.fresh();
-      await this.session.onAlarm();
-    }, undefined);
+    await guard(
+      "alarm",
+      this.fields,
+      async () => {
+        await this.fresh();
+        await this.session.onAlarm();
+      },
+      undefined,
+    );
   }
 
   // ---- RPC ----

@@ -46,9 +46,7 @@ export class Inbox {
   private refresh(now: number): number {
     if (this.held !== undefined && now < this.nextExpiry) return this.held;
     this.sql.exec("DELETE FROM inbox WHERE expires_at <= ?", now);
-    const row = this.sql
-      .exec<{ n: number; next: number | null }>("SELECT COUNT(*) AS n, MIN(expires_at) AS next FROM inbox WHERE kind = 'message'")
-      .one();
+    const row = this.sql.exec<{ n: number; next: number | null }>("SELECT COUNT(*) AS n, MIN(expires_at) AS next FROM inbox WHERE kind = 'message'").one();
     this.held = row.n;
     this.nextExpiry = row.next ?? Number.POSITIVE_INFINITY;
     return this.held;

@@ -5,7 +5,7 @@ import { z } from "zod";
 export const PeerIn = z.looseObject({
   type: z.literal("peer"),
   id: z.string().max(128).optional(),
-  to: z.array(z.string().max(128), { error: "to must be an array of device ids, \"broadcast\" or \"group:<key>\"" }).min(1).max(100),
+  to: z.array(z.string().max(128), { error: 'to must be an array of device ids, "broadcast" or "group:<key>"' }).min(1).max(100),
   category: z.string().max(64).optional(),
   payload: z.record(z.string(), z.unknown(), { error: "payload must be an object" }),
 });

@@ -23,9 +23,7 @@ export interface SendRequest {
   trusted?: boolean;
 }
 
-export type SendResult =
-  | { ok: true; receipt: PeerReceipt; envelope: PeerEnvelope }
-  | { ok: false; code: "RATE_LIMITED"; retryAfterMs: number };
+export type SendResult = { ok: true; receipt: PeerReceipt; envelope: PeerEnvelope } | { ok: false; code: "RATE_LIMITED"; retryAfterMs: number };
 
 export function newEnvelope(req: SendRequest, settings: Settings, now: number): PeerEnvelope {
   return {

@@ -2,10 +2,7 @@ import { isValidId, normaliseId } from "../auth/identity.ts";
 
 // Targets of a peer message: trimmed, lower-cased, duplicates removed (PROTOCOL §9).
 
-export type Target =
-  | { kind: "device"; id: string }
-  | { kind: "group"; key: string; raw: string }
-  | { kind: "invalid"; raw: string };
+export type Target = { kind: "device"; id: string } | { kind: "group"; key: string; raw: string } | { kind: "invalid"; raw: string };
 
 export function parseTargets(to: readonly string[], senderGroup: string): Target[] {
   const seen = new Set<string>();

@@ -3,15 +3,7 @@ import type { z } from "zod";
 // Error replies of PROTOCOL §10 and the wording of schema failures. The message must let a firmware
 // author fix the frame without reading our code: it names the missing and the invalid fields.
 
-export const ERROR_CODES = [
-  "INVALID_JSON",
-  "UNKNOWN_TYPE",
-  "MESSAGE_TOO_LARGE",
-  "RATE_LIMITED",
-  "NOT_IN_MODE",
-  "INTERNAL_ERROR",
-  "INVALID_FRAME",
-] as const;
+export const ERROR_CODES = ["INVALID_JSON", "UNKNOWN_TYPE", "MESSAGE_TOO_LARGE", "RATE_LIMITED", "NOT_IN_MODE", "INTERNAL_ERROR", "INVALID_FRAME"] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface ErrorReply {

@@ -119,10 +119,7 @@ export interface Capability {
   readonly rpc?: Readonly<Record<string, RpcHandler>>;
 }
 
-export type ListenEvent =
-  | { state: "start"; mode: "auto" | "manual" | "realtime" }
-  | { state: "stop" }
-  | { state: "wake"; text: string };
+export type ListenEvent = { state: "start"; mode: "auto" | "manual" | "realtime" } | { state: "stop" } | { state: "wake"; text: string };
 
 /**
  * A capability's slice of a socket's serialised attachment, namespaced by capability so fields can

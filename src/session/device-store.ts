@@ -53,11 +53,7 @@ export class DeviceStore {
     if (this.cache.has(f.key) && this.cache.get(f.key) === value) return;
     this.cache.set(f.key, value);
     this.schema.ensure();
-    this.sql.exec(
-      "INSERT INTO device_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-      f.key,
-      JSON.stringify(value),
-    );
+    this.sql.exec("INSERT INTO device_kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", f.key, JSON.stringify(value));
   }
 
   delete<T>(f: Fact<T>): void {

@@ -22,11 +22,7 @@ export function idleLimitMs(limits: IdleLimits, mode: ModeName | null): number {
   return limits.idleTimeoutS * 1000 * (isLongMode(mode) ? 3 : 1);
 }
 
-export type SocketAction =
-  | { kind: "close-replaced" }
-  | { kind: "timeout" }
-  | { kind: "warn"; seconds: number }
-  | { kind: "heartbeat" };
+export type SocketAction = { kind: "close-replaced" } | { kind: "timeout" } | { kind: "warn"; seconds: number } | { kind: "heartbeat" };
 
 export interface Plan {
   /** What to do now (possibly nothing). */
@@ -40,14 +36,7 @@ export interface Plan {
  * on our behalf (auto-response), so pings that never woke the object still count as activity.
  * `busy`: a turn is waiting on a provider or a tool, which also earns heartbeats (PROTOCOL §3).
  */
-export function planSocket(
-  s: ConnState,
-  lastInbound: number,
-  mode: ModeName | null,
-  limits: IdleLimits,
-  now: number,
-  busy = false,
-): Plan {
+export function planSocket(s: ConnState, lastInbound: number, mode: ModeName | null, limits: IdleLimits, now: number, busy = false): Plan {
   if (s.replacedAt !== null) {
     const at = s.replacedAt + REPLACED_CLOSE_MS;
     return now >= at ? { actions: [{ kind: "close-replaced" }], next: null } : { actions: [], next: at };

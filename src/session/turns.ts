@@ -83,7 +83,9 @@ export class TurnRunner {
   private report(turn: Turn, err: unknown): void {
     const sessionId = turn.conn.state.sessionId;
     if (err instanceof AlertError) {
-      this.host.send(turn.conn, { type: "alert", status: "error", message: err.message, emotion: "sad", session_id: sessionId } satisfies AlertOut & { session_id: string });
+      this.host.send(turn.conn, { type: "alert", status: "error", message: err.message, emotion: "sad", session_id: sessionId } satisfies AlertOut & {
+        session_id: string;
+      });
       return;
     }
     log.error("turn.failed", { deviceId: turn.conn.state.deviceId, turn: turn.name, error: err });

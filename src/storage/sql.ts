@@ -26,7 +26,14 @@ export interface Sql {
  */
 export function migrate(sql: Sql, migrations: readonly Migration[]): void {
   const exists = sql.exec("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").toArray().length > 0;
-  const done = new Set(exists ? sql.exec<{ name: string }>("SELECT name FROM _migrations").toArray().map((r) => r.name) : []);
+  const done = new Set(
+    exists
+      ? sql
+          .exec<{ name: string }>("SELECT name FROM _migrations")
+          .toArray()
+          .map((r) => r.name)
+      : [],
+  );
   const pending = migrations.filter((m) => !done.has(m.name));
   if (pending.length === 0) return;
   const now = Date.now();

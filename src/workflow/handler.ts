@@ -52,7 +52,12 @@ export async function applyTo(ctx: HandlerCtx, workflow: WorkflowPort, groupKey:
   return result;
 }
 
-async function upsert(msg: Extract<WorkflowIn, { event: "update" }>, ctx: HandlerCtx, workflow: WorkflowPort, out: VersionedSnapshot[]): Promise<boolean | null> {
+async function upsert(
+  msg: Extract<WorkflowIn, { event: "update" }>,
+  ctx: HandlerCtx,
+  workflow: WorkflowPort,
+  out: VersionedSnapshot[],
+): Promise<boolean | null> {
   const { session } = ctx;
   const home = msg.groupKey ?? session.groupKey;
   const byGroup = new Map<string, Array<{ index: number; task: TaskInput }>>();

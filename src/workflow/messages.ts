@@ -10,7 +10,12 @@ const id = z.string().trim().min(1, { error: "must be a non-empty string" }).max
 export const TaskInput = z.looseObject({
   id: id.optional(),
   title: z.string().trim().min(1, { error: "must be a non-empty string" }).max(500).optional(),
-  priority: z.number({ error: "must be integer 0-3" }).int({ error: "must be integer 0-3" }).min(0, { error: "must be integer 0-3" }).max(3, { error: "must be integer 0-3" }).optional(),
+  priority: z
+    .number({ error: "must be integer 0-3" })
+    .int({ error: "must be integer 0-3" })
+    .min(0, { error: "must be integer 0-3" })
+    .max(3, { error: "must be integer 0-3" })
+    .optional(),
   status: TaskStatus.optional(),
   owner: z.string().trim().max(64).optional(),
   groupKey: z.string().trim().min(1).max(64).optional(),

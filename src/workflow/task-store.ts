@@ -28,9 +28,7 @@ export type TaskOp =
   | { op: "complete"; ids: string[] }
   | { op: "delete"; ids: string[] };
 
-export type ApplyResult =
-  | { ok: true; changed: boolean; ids: string[]; version: number }
-  | { ok: false; code: "SCHEMA_INVALID" | "NOT_FOUND"; message: string };
+export type ApplyResult = { ok: true; changed: boolean; ids: string[]; version: number } | { ok: false; code: "SCHEMA_INVALID" | "NOT_FOUND"; message: string };
 
 interface Row {
   id: string;
@@ -59,9 +57,7 @@ export class TaskStore {
   }
 
   private bump(): number {
-    this.sql.exec(
-      "INSERT INTO task_meta (key, value) VALUES ('version', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1",
-    );
+    this.sql.exec("INSERT INTO task_meta (key, value) VALUES ('version', 1) ON CONFLICT(key) DO UPDATE SET value = value + 1");
     return this.version();
   }
 

@@ -44,7 +44,13 @@ describe("AUTH_MODE=off", () => {
 describe("AUTH_MODE=jwt and static tokens", () => {
   it("accepts an external issuer's token for the right device only, and static tokens", async () => {
     const secret = "external-issuer-secret-0123456789";
-    const s = await serve({ AUTH_MODE: "jwt", JWT_SECRET: secret, JWT_ISSUER: "https://idp.example", JWT_AUDIENCE: "badges", AUTH_TOKENS: "static-one,static-two" });
+    const s = await serve({
+      AUTH_MODE: "jwt",
+      JWT_SECRET: secret,
+      JWT_ISSUER: "https://idp.example",
+      JWT_AUDIENCE: "badges",
+      AUTH_TOKENS: "static-one,static-two",
+    });
     const key = new TextEncoder().encode(secret);
     const token = await new SignJWT({ device_id: "AA:00:00:00:00:02" })
       .setProtectedHeader({ alg: "HS256" })
@@ -59,7 +65,12 @@ describe("AUTH_MODE=jwt and static tokens", () => {
     const other = await refused(DeviceClient.connect({ baseUrl: s.url, deviceId: "aa:00:00:00:00:03", token, wsUrl }));
     expect(other.status).toBe(401);
     expect(JSON.parse(other.body)).toEqual({ error: { code: "UNAUTHORIZED", message: "token belongs to another device" } });
-    const wrongAud = await new SignJWT({ sub: "aa:00:00:00:00:04" }).setProtectedHeader({ alg: "HS256" }).setIssuer("https://idp.example").setAudience("other").setExpirationTime("10m").sign(key);
+    const wrongAud = await new SignJWT({ sub: "aa:00:00:00:00:04" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer("https://idp.example")
+      .setAudience("other")
+      .setExpirationTime("10m")
+      .sign(key);
     expect((await refused(DeviceClient.connect({ baseUrl: s.url, deviceId: "aa:00:00:00:00:04", token: wrongAud, wsUrl }))).status).toBe(401);
     const st = await DeviceClient.connect({ baseUrl: s.url, deviceId: "aa:00:00:00:00:05", token: "static-two", wsUrl });
     await st.close();

@@ -51,7 +51,12 @@ describe("stock firmware handshake", () => {
   });
 
   it("rejects a wrong token with 401 JSON", async () => {
-    const err = (await DeviceClient.connect({ baseUrl: server.url, deviceId: "aa:bb:cc:dd:ee:03", token: "nope", wsUrl: `ws://127.0.0.1:${server.port}/supie/v1/` }).catch((e) => e)) as {
+    const err = (await DeviceClient.connect({
+      baseUrl: server.url,
+      deviceId: "aa:bb:cc:dd:ee:03",
+      token: "nope",
+      wsUrl: `ws://127.0.0.1:${server.port}/supie/v1/`,
+    }).catch((e) => e)) as {
       status?: number;
       body?: string;
     };

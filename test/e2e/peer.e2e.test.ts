@@ -48,9 +48,7 @@ describe("exactly once under load", () => {
   });
 
   it("1,000 messages from 10 senders to 10 offline devices arrive exactly once after reconnect", async () => {
-    const senders = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => DeviceClient.connect({ baseUrl: server.url, deviceId: id("44:55:66", i) })),
-    );
+    const senders = await Promise.all(Array.from({ length: 10 }, (_, i) => DeviceClient.connect({ baseUrl: server.url, deviceId: id("44:55:66", i) })));
     const targets = Array.from({ length: 10 }, (_, i) => id("44:55:66", 100 + i));
     const expected = new Map<string, Set<string>>(targets.map((t) => [t, new Set()]));
 

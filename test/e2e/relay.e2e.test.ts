@@ -38,7 +38,9 @@ async function sendTask(text: string): Promise<Json> {
 
 describe("AI relay for category task", () => {
   it("adds payload.normalized from the LLM, even from fenced and chatty output", async () => {
-    llm.setAnswer('Sure! ```json\n{"title":"Fix the login page","description":"Login fails on Safari","priority":3,"assignees":["Bob"],"due":"2026-11-30"}\n``` Anything else?');
+    llm.setAnswer(
+      'Sure! ```json\n{"title":"Fix the login page","description":"Login fails on Safari","priority":3,"assignees":["Bob"],"due":"2026-11-30"}\n``` Anything else?',
+    );
     const msg = await sendTask("Bob please fix the login page on Safari by Monday, it's urgent");
     expect(msg.payload).toEqual({
       text: "Bob please fix the login page on Safari by Monday, it's urgent",

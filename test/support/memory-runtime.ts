@@ -145,7 +145,15 @@ export function memoryDevice(
     connect(o = {}) {
       const n = conns.length + 1;
       const conn = new MemoryConn(
-        newConnState({ id: `c${n}`, deviceId, clientId: deviceId, sessionId: `s${n}`, headerVersion: o.headerVersion ?? null, assignedId: false, now: clock.now }),
+        newConnState({
+          id: `c${n}`,
+          deviceId,
+          clientId: deviceId,
+          sessionId: `s${n}`,
+          headerVersion: o.headerVersion ?? null,
+          assignedId: false,
+          now: clock.now,
+        }),
       );
       conns.push(conn);
       session.onConnect(conn);

@@ -79,8 +79,14 @@ export const scenarios: Record<string, () => Promise<void>> = {
       [{ type: "teleport" }, { type: "error", code: "UNKNOWN_TYPE", message: 'unknown message type "teleport"' }],
       [{ type: "constructor" }, { type: "error", code: "UNKNOWN_TYPE", message: 'unknown message type "constructor"' }],
       [{ type: "__proto__" }, { type: "error", code: "UNKNOWN_TYPE", message: 'unknown message type "__proto__"' }],
-      [{ type: "mode", state: "start" }, { type: "mode", status: "error", code: "SCHEMA_INVALID", message: "missing: mode" }],
-      [{ type: "workflow", event: "assign" }, { type: "workflow", status: "error", code: "SCHEMA_INVALID", message: "missing: id" }],
+      [
+        { type: "mode", state: "start" },
+        { type: "mode", status: "error", code: "SCHEMA_INVALID", message: "missing: mode" },
+      ],
+      [
+        { type: "workflow", event: "assign" },
+        { type: "workflow", status: "error", code: "SCHEMA_INVALID", message: "missing: id" },
+      ],
     ];
     for (const [msg, reply] of cases) {
       await text(d, c, msg);
@@ -128,7 +134,10 @@ export const scenarios: Record<string, () => Promise<void>> = {
     assert.equal(c.sent.length, before, "stock firmware messages are never answered with an error");
     await text(d, c, { type: "workflow", event: "list" });
     await text(d, c, "not json");
-    assert.deepEqual(c.sent.slice(before).map((m) => m.code), ["RATE_LIMITED", "RATE_LIMITED"]);
+    assert.deepEqual(
+      c.sent.slice(before).map((m) => m.code),
+      ["RATE_LIMITED", "RATE_LIMITED"],
+    );
     assert.equal(last(c)?.retryAfterMs, 1000);
     d.close(c);
   },
@@ -140,7 +149,7 @@ export const scenarios: Record<string, () => Promise<void>> = {
       assert.equal(c.sent[0]?.device_id, deviceId);
       assert.equal(d.session.groupKey, deviceId.slice(0, 8));
       assert.deepEqual(d.session.info(), { deviceId, online: true, lastSeen: d.clock.now, mode: null, groupKey: deviceId.slice(0, 8), inbox: 0 });
-      const deep = `{"type":"peer","to":["x"],"payload":${"{\"a\":".repeat(40)}1${"}".repeat(40)}}`;
+      const deep = `{"type":"peer","to":["x"],"payload":${'{"a":'.repeat(40)}1${"}".repeat(40)}}`;
       await text(d, c, deep);
       assert.deepEqual(last(c), { type: "peer", status: "error", code: "SCHEMA_INVALID", message: "payload too deep" });
       await text(d, c, `{"type":"mode","state":"start","mode":"coding","x":${"[".repeat(5000)}${"]".repeat(5000)}}`);
@@ -157,7 +166,10 @@ export const scenarios: Record<string, () => Promise<void>> = {
     assert.match(String(c.of("error")[0]?.message), /shorter than its 16-byte header/);
     d.clock.now += 5000;
     d.session.onBinary(c, new Uint8Array(3).buffer);
-    assert.deepEqual(c.of("error").map((m) => m.dropped), [1, 11]);
+    assert.deepEqual(
+      c.of("error").map((m) => m.dropped),
+      [1, 11],
+    );
     d.session.onBinary(c, encodeFrame(2, new Uint8Array([1, 2, 3])).slice().buffer);
     d.session.onBinary(c, new ArrayBuffer(0));
     assert.equal(c.state.audioFrames, 1);
@@ -263,11 +275,18 @@ export const scenarios: Record<string, () => Promise<void>> = {
 
   async "the attachment stays under 2 KiB with every capability active"() {
     const tasks = { snapshot: { type: "workflow" as const, event: "update" as const, groupKey: "aa:bb:cc", tasks: [] }, version: 1 };
-    const d = memoryDevice({}, {
-      services: {
-        workflow: { apply: async () => ({ result: { ok: true, changed: false, ids: [], version: 1 }, ...tasks }), snapshot: async () => tasks, get: async () => [] },
+    const d = memoryDevice(
+      {},
+      {
+        services: {
+          workflow: {
+            apply: async () => ({ result: { ok: true, changed: false, ids: [], version: 1 }, ...tasks }),
+            snapshot: async () => tasks,
+            get: async () => [],
+          },
+        },
       },
-    });
+    );
     const c = await d.hello();
     await text(d, c, { type: "mode", state: "start", mode: "working" });
     await text(d, c, { type: "listen", state: "start", mode: "realtime" });
@@ -283,7 +302,14 @@ export const scenarios: Record<string, () => Promise<void>> = {
     const a: Capability = { name: "a", routes: { thing: route(z.object({}), () => {}) }, rpc: { go: () => 1 } };
     const core = { routes: {}, fallbacks: { mcp: route(z.object({}), () => {}) }, migrations: [] };
     assert.throws(() => buildRegistry(core, [a, { name: "b", routes: { thing: route(z.object({}), () => {}) } }]), /claims message type "thing"/);
-    assert.throws(() => buildRegistry(core, [{ name: "t", timers: { x: () => {} } }, { name: "u", timers: { x: () => {} } }]), /timer prefix "x"/);
+    assert.throws(
+      () =>
+        buildRegistry(core, [
+          { name: "t", timers: { x: () => {} } },
+          { name: "u", timers: { x: () => {} } },
+        ]),
+      /timer prefix "x"/,
+    );
     const ok = buildRegistry(core, [a, { name: "m", routes: { mcp: route(z.object({}), () => {}) } }]);
     assert.deepEqual(Object.keys(ok.rpc), ["a.go"]);
     assert.ok(ok.routes.mcp !== core.fallbacks.mcp, "a capability may take a stock fallback");
@@ -291,12 +317,24 @@ export const scenarios: Record<string, () => Promise<void>> = {
 
   async "peer messages queue while offline, drain after hello, and the inbox shows in info"() {
     const d = memoryDevice();
-    const env: PeerEnvelope = { type: "peer", event: "message", id: "m1", from: "aa:bb:cc:00:00:09", fromName: "x", category: "chat", payload: { t: 1 }, ts: 1 };
+    const env: PeerEnvelope = {
+      type: "peer",
+      event: "message",
+      id: "m1",
+      from: "aa:bb:cc:00:00:09",
+      fromName: "x",
+      category: "chat",
+      payload: { t: 1 },
+      ts: 1,
+    };
     assert.equal(await d.session.rpc("peer.deliver", [env]), "enqueued");
     assert.equal(await d.session.rpc("peer.deliver", [env]), "enqueued", "a retried delivery is not queued twice");
     assert.equal(d.session.info().inbox, 1);
     const c = await d.hello();
-    assert.deepEqual(c.sent.map((m) => m.type), ["hello", "peer"]);
+    assert.deepEqual(
+      c.sent.map((m) => m.type),
+      ["hello", "peer"],
+    );
     assert.equal(c.sent[1]?.redelivery, true);
     assert.equal(attached(c, "peer", () => ({ drained: false })).drained, true);
     assert.equal(await d.session.rpc("peer.deliver", [{ ...env, id: "m2" }]), "delivered");

@@ -156,8 +156,7 @@ interface Opts {
 async function auth(s: Settings, r: Req, o: Opts = {}): Promise<AuthResult> {
   const url = new URL("ws://127.0.0.1:8787/supie/v1/");
   const headers = new Headers();
-  const put = (name: string, value: string) =>
-    r.ids === "query" ? url.searchParams.set(name, value) : headers.set(name, value);
+  const put = (name: string, value: string) => (r.ids === "query" ? url.searchParams.set(name, value) : headers.set(name, value));
   if (r.device !== undefined) put("device-id", r.device);
   if (r.client !== undefined) put("client-id", r.client);
   if (r.token !== undefined) {
@@ -474,9 +473,7 @@ describe("AUTH_MODE=jwt with JWT_JWKS_URL", () => {
 
   it("accepts RS256, ES256 and EdDSA tokens and fetches the JWKS once for many verifications", async () => {
     const s = jwksSettings("cached.json");
-    const tokens = await Promise.all(
-      (["rs", "es", "ed"] as const).flatMap((k) => [1, 2, 3].map((i) => pkJwt(k, external({ jti: `${k}-${i}` })))),
-    );
+    const tokens = await Promise.all((["rs", "es", "ed"] as const).flatMap((k) => [1, 2, 3].map((i) => pkJwt(k, external({ jti: `${k}-${i}` })))));
     for (let round = 0; round < 3; round++) {
       for (const token of tokens) expectOk(await auth(s, { device: DEV, token }), "jwt");
     }

@@ -53,7 +53,7 @@ describe("device simulator commands", () => {
 
   it("prints every incoming frame on one line", () => {
     expect(formatIncoming(Buffer.from('{"type":"pong"}'), false)).toBe('< {"type":"pong"}');
-    expect(formatIncoming(Buffer.from("{\n  \"a\": 1\n}"), false)).toBe('< {"a":1}');
+    expect(formatIncoming(Buffer.from('{\n  "a": 1\n}'), false)).toBe('< {"a":1}');
     expect(formatIncoming(Buffer.alloc(12), true)).toBe("< [binary 12 bytes]");
   });
 });
@@ -144,4 +144,3 @@ describe("benchmark clients", () => {
     }
   });
 });
-

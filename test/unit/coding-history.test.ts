@@ -126,7 +126,15 @@ describe("stats", () => {
   });
 
   it("incremental updates equal statsOf, and the state survives JSON", () => {
-    const h = all(phase("build"), step("build", "start"), log(fixture("tsc-build.txt")), step("build", "fail"), phase("test"), log(fixture("vitest-fail.txt")), log(fixture("eslint-warnings.txt")));
+    const h = all(
+      phase("build"),
+      step("build", "start"),
+      log(fixture("tsc-build.txt")),
+      step("build", "fail"),
+      phase("test"),
+      log(fixture("vitest-fail.txt")),
+      log(fixture("eslint-warnings.txt")),
+    );
     let state = emptyStatsState();
     for (const e of h) state = JSON.parse(JSON.stringify(reduceStats(state, e)));
     expect(state.stats).toEqual(statsOf(h));

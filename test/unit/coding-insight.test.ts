@@ -20,7 +20,9 @@ const step = (name: string, status: string): HistoryEntry[] => entriesFromMessag
 
 const squash = (s: string): string => s.replace(/\s+/g, " ").trim().toLowerCase();
 // Every line of every fixture of ≥ 20 chars: no output item may contain one.
-const RAW_LINES = FIXTURES.flatMap((f) => fixture(f).split("\n")).map(squash).filter((l) => l.length >= 20);
+const RAW_LINES = FIXTURES.flatMap((f) => fixture(f).split("\n"))
+  .map(squash)
+  .filter((l) => l.length >= 20);
 const STACK = /\bat\s+\S+\s+\(|\(\S+:\d+:\d+\)|File "[^"]+", line \d+|Traceback|^\s*at\s|\S+\.\w+:\d+:\d+/;
 
 function items(msg: Pick<Out, "insights" | "risks" | "actions" | "nextSteps">): string[] {
@@ -105,7 +107,10 @@ describe("heuristic insight per fixture", () => {
   it("priority: build > OOM > modules > tests > timeouts > network > lint", () => {
     // pytest-import before vitest: its "1 error" summary closes a run with no failed tests.
     const order = ["eslint-warnings.txt", "network-flaky.txt", "pytest-import.txt", "vitest-fail.txt", "oom-killed.txt", "tsc-pretty.txt"];
-    const msg = compose(null, order.flatMap((f) => log(fixture(f))));
+    const msg = compose(
+      null,
+      order.flatMap((f) => log(fixture(f))),
+    );
     expect(msg.insights[0]).toMatch(/^Build is red/);
     expect(msg.insights[1]).toMatch(/^Out of memory/);
     expect(msg.insights[2]).toMatch(/^Missing module/);
@@ -168,12 +173,15 @@ describe("LLM answers", () => {
     ["empty", ""],
     ["wrong keys", { summary_text: "x", foo: [1, 2] }],
     ["truncated JSON", '{"insights":["Two auth tests fail"'],
-    ["echoes raw lines and stack frames", {
-      insights: [" FAIL  src/auth/auth.test.ts > auth > rejects expired tokens", "AssertionError: expected 401 to be 200 // Object.is equality"],
-      risks: ["    at Object.toBe (src/cart/cart.test.js:20:26)", "src/auth/auth.test.ts:42:23"],
-      actions: ['Traceback (most recent call last):', "expect(res.status).toBe(200);"],
-      nextSteps: ["Tests  2 failed | 15 passed (17)"],
-    }],
+    [
+      "echoes raw lines and stack frames",
+      {
+        insights: [" FAIL  src/auth/auth.test.ts > auth > rejects expired tokens", "AssertionError: expected 401 to be 200 // Object.is equality"],
+        risks: ["    at Object.toBe (src/cart/cart.test.js:20:26)", "src/auth/auth.test.ts:42:23"],
+        actions: ["Traceback (most recent call last):", "expect(res.status).toBe(200);"],
+        nextSteps: ["Tests  2 failed | 15 passed (17)"],
+      },
+    ],
   ])("garbage (%s) → heuristic insight", (_, llm) => {
     const msg = compose(llm, entries);
     expect(msg.source).toBe("heuristic");
@@ -212,9 +220,17 @@ describe("LLM answers", () => {
 
   it("normalizeInsight: wrappers, alias keys, objects, strings, duplicates, caps and limits", () => {
     expect(normalizeInsight('```json\n{"result":{"next_steps":["Run tests"],"recommendations":[{"action":"Fix auth"}]}}\n```')).toEqual({
-      insights: [], risks: [], actions: ["Fix auth"], nextSteps: ["Run tests"],
+      insights: [],
+      risks: [],
+      actions: ["Fix auth"],
+      nextSteps: ["Run tests"],
     });
-    expect(normalizeInsight({ data: { Risks: "- one\n- two\n- one", 建议: ["修复登录"] } })).toEqual({ insights: [], risks: ["one", "two"], actions: ["修复登录"], nextSteps: [] });
+    expect(normalizeInsight({ data: { Risks: "- one\n- two\n- one", 建议: ["修复登录"] } })).toEqual({
+      insights: [],
+      risks: ["one", "two"],
+      actions: ["修复登录"],
+      nextSteps: [],
+    });
     expect(normalizeInsight(["a", "b"])?.insights).toEqual(["a", "b"]);
     expect(normalizeInsight(JSON.stringify(JSON.stringify({ insights: ["x"] })))?.insights).toEqual(["x"]);
     const many = normalizeInsight({ risks: ["1", "2", "3", "4", "5", "6"], insights: ["y".repeat(300)] })!;
@@ -259,12 +275,12 @@ describe("screen", () => {
     expect(looksRaw(item)).toBe(true);
   });
 
-  it.each(["Fix the TS2322 type mismatch in src/api/client.ts (line 42) first; the test failures may follow from it", "Raise the memory limit (NODE_OPTIONS=--max-old-space-size=4096) or split the job"])(
-    "does not look raw: %s",
-    (item) => {
-      expect(looksRaw(item)).toBe(false);
-    },
-  );
+  it.each([
+    "Fix the TS2322 type mismatch in src/api/client.ts (line 42) first; the test failures may follow from it",
+    "Raise the memory limit (NODE_OPTIONS=--max-old-space-size=4096) or split the job",
+  ])("does not look raw: %s", (item) => {
+    expect(looksRaw(item)).toBe(false);
+  });
 });
 
 describe("prompt", () => {
@@ -297,6 +313,15 @@ describe("log helpers", () => {
     expect(shortHash({ a: 1 })).toBe(shortHash('{"a":1}'));
     const msg = compose(null, log(fixture("vitest-fail.txt")), true);
     const fields = insightLogFields(msg, 12.6);
-    expect(fields).toEqual({ final: true, source: "heuristic", insights: msg.insights.length, risks: msg.risks.length, actions: msg.actions.length, nextSteps: msg.nextSteps.length, hash: shortHash(msg), elapsedMs: 13 });
+    expect(fields).toEqual({
+      final: true,
+      source: "heuristic",
+      insights: msg.insights.length,
+      risks: msg.risks.length,
+      actions: msg.actions.length,
+      nextSteps: msg.nextSteps.length,
+      hash: shortHash(msg),
+      elapsedMs: 13,
+    });
   });
 });

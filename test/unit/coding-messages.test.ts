@@ -59,9 +59,18 @@ describe("CodingIn", () => {
 
 describe("stepOutcome", () => {
   it.each([
-    ["ok", "ok"], ["success", "ok"], ["passed", "ok"], ["成功", "ok"],
-    ["fail", "fail"], ["FAILED", "fail"], ["error", "fail"], ["timed_out", "fail"], ["失败", "fail"],
-    ["start", "other"], ["running", "other"], ["skipped", "other"],
+    ["ok", "ok"],
+    ["success", "ok"],
+    ["passed", "ok"],
+    ["成功", "ok"],
+    ["fail", "fail"],
+    ["FAILED", "fail"],
+    ["error", "fail"],
+    ["timed_out", "fail"],
+    ["失败", "fail"],
+    ["start", "other"],
+    ["running", "other"],
+    ["skipped", "other"],
   ])("%s → %s", (status, outcome) => {
     expect(stepOutcome(status)).toBe(outcome);
   });

@@ -22,12 +22,24 @@ describe("test runners", () => {
 
   it("jest: the ● name gets the file of its FAIL line", () => {
     const s = signalsOf("jest-fail.txt");
-    expect(s.tests).toMatchObject({ failed: 1, fromSummary: true, runners: ["jest"], names: ["Cart › applies discount codes"], files: ["src/cart/cart.test.js"] });
+    expect(s.tests).toMatchObject({
+      failed: 1,
+      fromSummary: true,
+      runners: ["jest"],
+      names: ["Cart › applies discount codes"],
+      files: ["src/cart/cart.test.js"],
+    });
   });
 
   it("pytest: FAILED lines and the === summary ===", () => {
     const s = signalsOf("pytest-fail.txt");
-    expect(s.tests).toMatchObject({ failed: 2, fromSummary: true, runners: ["pytest"], names: ["test_order_total", "test_refund_window"], files: ["tests/test_orders.py"] });
+    expect(s.tests).toMatchObject({
+      failed: 2,
+      fromSummary: true,
+      runners: ["pytest"],
+      names: ["test_order_total", "test_refund_window"],
+      files: ["tests/test_orders.py"],
+    });
   });
 
   it("go test: leaf subtests, failing package, i/o timeout", () => {
@@ -44,8 +56,8 @@ describe("test runners", () => {
   });
 
   it("mocha and jest timeouts", () => {
-    expect(extractSignals(log("  1 failing\nError: Timeout of 2000ms exceeded. For async tests and hooks, ensure \"done()\" is called")).tests.failed).toBe(1);
-    expect(extractSignals(log("    thrown: \"Exceeded timeout of 5000 ms for a test.")).timeouts.kinds).toEqual(["test 5000ms"]);
+    expect(extractSignals(log('  1 failing\nError: Timeout of 2000ms exceeded. For async tests and hooks, ensure "done()" is called')).tests.failed).toBe(1);
+    expect(extractSignals(log('    thrown: "Exceeded timeout of 5000 ms for a test.')).timeouts.kinds).toEqual(["test 5000ms"]);
   });
 });
 
@@ -75,7 +87,7 @@ describe("compilers", () => {
     ["src/drv/i2c.cpp:120:14: fatal error: esp_log.h: No such file or directory", { tool: "cc", file: "src/drv/i2c.cpp", line: 120 }],
     ["./main.go:14:2: undefined: Foo", { tool: "go", file: "./main.go", line: 14 }],
     ["src/main/java/App.java:7: error: cannot find symbol", { tool: "javac", file: "src/main/java/App.java", line: 7 }],
-    ["✘ [ERROR] Expected \";\" but found \"}\"", { tool: "esbuild" }],
+    ['✘ [ERROR] Expected ";" but found "}"', { tool: "esbuild" }],
   ])("%s", (line, error) => {
     const s = extractSignals(log(line));
     expect(s.build.failed).toBe(true);
@@ -103,7 +115,7 @@ describe("runtime failures", () => {
           "Error: Cannot find module 'express'",
           "Error [ERR_MODULE_NOT_FOUND]: Cannot find package 'zod' imported from /app/src/index.js",
           "Module not found: Error: Can't resolve 'react-dom/client' in '/app/src'",
-          "[vite]: Rollup failed to resolve import \"@acme/ui\" from \"src/App.tsx\".",
+          '[vite]: Rollup failed to resolve import "@acme/ui" from "src/App.tsx".',
           "go: finding module for package github.com/acme/lib\nmain.go:5:2: no required module provides package github.com/acme/lib; to add it:",
           "E   ModuleNotFoundError: No module named 'numpy.linalg'",
         ].join("\n"),
@@ -200,7 +212,12 @@ describe("lines", () => {
   });
 
   it("no facts from ordinary lines", () => {
-    for (const line of ["> web@1.4.0 test", "added 812 packages, and audited 813 packages in 24s", "Test Files  1 failed | 2 passed (3)", "found 0 vulnerabilities"]) {
+    for (const line of [
+      "> web@1.4.0 test",
+      "added 812 packages, and audited 813 packages in 24s",
+      "Test Files  1 failed | 2 passed (3)",
+      "found 0 vulnerabilities",
+    ]) {
       expect(lineFacts(line)).toEqual([]);
     }
   });

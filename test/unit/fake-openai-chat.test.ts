@@ -96,7 +96,11 @@ describe("tool calls", () => {
       tool_choice: "none",
       messages: [
         ...user("把音量调到50"),
-        { role: "assistant", content: null, tool_calls: [{ id: call?.id ?? "", type: "function", function: { name: "self_audio_speaker_set_volume", arguments: '{"volume":50}' } }] },
+        {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ id: call?.id ?? "", type: "function", function: { name: "self_audio_speaker_set_volume", arguments: '{"volume":50}' } }],
+        },
         { role: "tool", tool_call_id: call?.id ?? "", content: "true" },
       ],
     });
@@ -121,7 +125,9 @@ describe("tool calls", () => {
     const message = final.choices[0]?.message;
     expect(final.choices[0]?.finish_reason).toBe("tool_calls");
     expect(message?.content).toBe("我先看看。");
-    const calls = (message?.tool_calls ?? []).map((c) => (c.type === "function" ? { id: c.id, name: c.function.name, args: JSON.parse(c.function.arguments) as unknown } : null));
+    const calls = (message?.tool_calls ?? []).map((c) =>
+      c.type === "function" ? { id: c.id, name: c.function.name, args: JSON.parse(c.function.arguments) as unknown } : null,
+    );
     expect(calls[0]).toMatchObject({ name: "self_get_device_status", args: {} });
     expect(calls[1]).toEqual({ id: "call_fixed", name: "self_audio_speaker_set_volume", args: { volume: 75 } });
   });
@@ -144,11 +150,17 @@ describe("tool calls", () => {
   });
 
   it("a script is a queue of rounds, one per request, then the default answer", async () => {
-    fake.setAnswer([{ tool_calls: [{ name: "self_get_device_status" }] }, { tool_calls: [{ name: "self_audio_speaker_set_volume", arguments: { volume: 10 } }] }, "done"]);
+    fake.setAnswer([
+      { tool_calls: [{ name: "self_get_device_status" }] },
+      { tool_calls: [{ name: "self_audio_speaker_set_volume", arguments: { volume: 10 } }] },
+      "done",
+    ]);
     const outcomes = [];
     for (let i = 0; i < 4; i++) {
       const res = await client.chat.completions.create({ model: "m", messages: user("x"), tools: [STATUS_TOOL, VOLUME_TOOL] });
-      outcomes.push(res.choices[0]?.message.tool_calls?.[0]?.type === "function" ? res.choices[0].message.tool_calls[0].function.name : res.choices[0]?.message.content);
+      outcomes.push(
+        res.choices[0]?.message.tool_calls?.[0]?.type === "function" ? res.choices[0].message.tool_calls[0].function.name : res.choices[0]?.message.content,
+      );
     }
     expect(outcomes).toEqual(["self_get_device_status", "self_audio_speaker_set_volume", "done", DEFAULT_ANSWER]);
   });
@@ -211,7 +223,9 @@ describe("image prompts", () => {
   it("takes a configured vision answer (a function sees the images), streamed as well", async () => {
     fake.setVisionAnswer(({ images }) => `a ${images[0]?.sniffed} of ${images[0]?.bytes} bytes`);
     const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0]);
-    const chunks = await collect(await client.chat.completions.create({ model: "m", messages: visionMessages(`data:image/png;base64,${png.toString("base64")}`), stream: true }));
+    const chunks = await collect(
+      await client.chat.completions.create({ model: "m", messages: visionMessages(`data:image/png;base64,${png.toString("base64")}`), stream: true }),
+    );
     expect(chunks.map((c) => c.choices[0]?.delta.content ?? "").join("")).toBe("a png of 10 bytes");
   });
 });

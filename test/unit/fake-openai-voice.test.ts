@@ -61,7 +61,16 @@ describe("transcriptions", () => {
     const res = await client.audio.transcriptions.create({ file: wavFile(samples, 16000), model: "whisper-1", language: "zh" });
     expect(res.text).toBe(DEFAULT_ASR_ANSWER);
     const rec = fake.transcriptions[0];
-    expect(rec).toMatchObject({ model: "whisper-1", language: "zh", format: "wav", sampleRate: 16000, channels: 1, filename: "utterance.wav", mimeType: "audio/wav", silent: false });
+    expect(rec).toMatchObject({
+      model: "whisper-1",
+      language: "zh",
+      format: "wav",
+      sampleRate: 16000,
+      channels: 1,
+      filename: "utterance.wav",
+      mimeType: "audio/wav",
+      silent: false,
+    });
     expect(rec?.durationMs).toBe((samples.length / 16000) * 1000);
     expect(rec?.bytes).toBe(44 + samples.length * 2);
     expect(rec?.rmsDbfs).toBeGreaterThan(-40);
@@ -111,7 +120,14 @@ describe("transcriptions", () => {
   });
 
   it("answers 400 for what a real recogniser refuses", async () => {
-    const missingFile = await fetch(`${fake.url}/audio/transcriptions`, { method: "POST", body: (() => { const f = new FormData(); f.set("model", "m"); return f; })() });
+    const missingFile = await fetch(`${fake.url}/audio/transcriptions`, {
+      method: "POST",
+      body: (() => {
+        const f = new FormData();
+        f.set("model", "m");
+        return f;
+      })(),
+    });
     expect(missingFile.status).toBe(400);
     const broken = new File([Buffer.from("RIFF\0\0\0\0WAVEjunk")], "x.wav", { type: "audio/wav" });
     const err = await client.audio.transcriptions.create({ file: broken, model: "m" }).catch((e: unknown) => e);
@@ -131,7 +147,15 @@ describe("speech", () => {
     expect(expectedMs).toBe(13 * 180 + 2 * 60);
     expect(samples.length).toBe(Math.round((expectedMs / 1000) * 24000));
     const rec = fake.speeches[0];
-    expect(rec).toMatchObject({ model: "tts-1", voice: "alloy", requestedFormat: "pcm", format: "pcm", sampleRate: 24000, durationMs: expectedMs, bytes: bytes.length });
+    expect(rec).toMatchObject({
+      model: "tts-1",
+      voice: "alloy",
+      requestedFormat: "pcm",
+      format: "pcm",
+      sampleRate: 24000,
+      durationMs: expectedMs,
+      bytes: bytes.length,
+    });
     expect(rec?.chunks).toBe(Math.ceil(bytes.length / 4800));
     expect(reads).toBeGreaterThan(1);
     expect(rec?.streamDelayMs).toBe(10 * ((rec?.chunks ?? 0) - 1));
@@ -253,7 +277,9 @@ describe("control endpoints (startControlledLlm)", () => {
     const llm = await startControlledLlm();
     const base = llm.url.replace(/\/v1$/, "");
     const post = async (path: string, body: unknown = {}) =>
-      (await fetch(`${base}/__control/${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })).json() as Promise<Record<string, any>>;
+      (
+        await fetch(`${base}/__control/${path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
+      ).json() as Promise<Record<string, any>>;
     try {
       const c = new OpenAI({ baseURL: llm.url, apiKey: "k", maxRetries: 0 });
       await post("script", { rounds: [{ tool_calls: [{ name: "self_get_device_status", arguments: {} }] }, "好的"] });
@@ -309,7 +335,20 @@ describe("control endpoints (startControlledLlm)", () => {
 describe("command line", () => {
   it("takes the voice flags and serves the control endpoints with --control", async () => {
     const script = resolve(import.meta.dirname, "../../scripts/fake-openai.ts");
-    const args = [script, "--port", "0", "--control", "--asr-answer", "来自命令行", "--llm-latency-ms", "12", "--tts-wav-rate", "22050", "--tts-pcm-as-wav", "--refuse-tools"];
+    const args = [
+      script,
+      "--port",
+      "0",
+      "--control",
+      "--asr-answer",
+      "来自命令行",
+      "--llm-latency-ms",
+      "12",
+      "--tts-wav-rate",
+      "22050",
+      "--tts-pcm-as-wav",
+      "--refuse-tools",
+    ];
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     try {
       const url = await new Promise<string>((resolveUrl, reject) => {
@@ -325,7 +364,10 @@ describe("command line", () => {
       });
       const c = new OpenAI({ baseURL: url, apiKey: "k", maxRetries: 0 });
       expect((await c.audio.transcriptions.create({ file: wavFile(speechAt(16000), 16000), model: "m" })).text).toBe("来自命令行");
-      const config = (await (await fetch(`${url.replace(/\/v1$/, "")}/__control/config`, { method: "POST" })).json()) as Record<string, Record<string, unknown>>;
+      const config = (await (await fetch(`${url.replace(/\/v1$/, "")}/__control/config`, { method: "POST" })).json()) as Record<
+        string,
+        Record<string, unknown>
+      >;
       expect(config.latency).toMatchObject({ llm: 12 });
       expect(config.tts).toMatchObject({ wavSampleRate: 22050, pcmAsWav: true });
       expect(config.chat).toMatchObject({ refuseTools: true });

@@ -84,7 +84,9 @@ describe("fake OpenAI server: answers", () => {
     expect(res.headers.get("content-type")).toContain("text/event-stream");
     const lines = (await res.text()).split("\n").filter((l) => l.startsWith("data: "));
     expect(lines.at(-1)).toBe("data: [DONE]");
-    const chunks = lines.slice(0, -1).map((l) => JSON.parse(l.slice(6)) as { object: string; choices: Array<{ delta: { content?: string }; finish_reason: string | null }>; usage?: unknown });
+    const chunks = lines
+      .slice(0, -1)
+      .map((l) => JSON.parse(l.slice(6)) as { object: string; choices: Array<{ delta: { content?: string }; finish_reason: string | null }>; usage?: unknown });
     expect(chunks.every((c) => c.object === "chat.completion.chunk")).toBe(true);
     const text = chunks.flatMap((c) => c.choices.map((ch) => ch.delta.content ?? "")).join("");
     expect(text).toBe('{"title":"a fairly long answer to split into chunks"}');
@@ -112,7 +114,11 @@ describe("fake OpenAI server: answers", () => {
   });
 
   it("rejects chat requests without messages", async () => {
-    const res = await fetch(`${fake.url}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "x" }) });
+    const res = await fetch(`${fake.url}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "x" }),
+    });
     expect(res.status).toBe(400);
   });
 });
@@ -231,7 +237,11 @@ describe("fake OpenAI server: options", () => {
     });
     try {
       const post = (path: string, key: string) =>
-        fetch(`${other.url}${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(chatBody()) });
+        fetch(`${other.url}${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify(chatBody()),
+        });
       expect((await post("/chat/completions", "sk-wrong")).status).toBe(401);
       expect(await content(await post("/chat/completions", "sk-right"))).toBe("configured");
       expect(await (await post("/audio/speech", "sk-right")).json()).toEqual({ extra: true });

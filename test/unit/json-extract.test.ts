@@ -48,8 +48,8 @@ describe("extractJsonObject", () => {
   });
 
   it("skips a balanced candidate that is not valid JSON as a whole, never returning its nested object", () => {
-    expect(code("{\"a\": 'single', \"b\": {\"c\": 1}}")).toBe("LLM_OUTPUT_NOT_JSON");
-    expect(value("{\"a\": 'bad'} then {\"good\": true}")).toEqual({ good: true });
+    expect(code('{"a": \'single\', "b": {"c": 1}}')).toBe("LLM_OUTPUT_NOT_JSON");
+    expect(value('{"a": \'bad\'} then {"good": true}')).toEqual({ good: true });
   });
 
   it("repairs trailing commas outside strings", () => {

@@ -32,8 +32,7 @@ afterEach(() => {
   dropLlmClients();
 });
 
-const llm = (over: { baseUrl?: string; apiKey?: string; model?: string } = {}) =>
-  createLlm({ baseUrl: fake.url, apiKey: KEY, model: "test-model", ...over });
+const llm = (over: { baseUrl?: string; apiKey?: string; model?: string } = {}) => createLlm({ baseUrl: fake.url, apiKey: KEY, model: "test-model", ...over });
 
 const req = { system: "You answer in JSON.", user: "Summarise: hello" };
 

@@ -139,7 +139,13 @@ describe("buildSummaryPrompt", () => {
   });
 
   it("collapses whitespace and skips blank segments in the transcript", () => {
-    expect(transcriptText([{ text: " a\n b ", ts: 2, speakerId: " x " }, { text: "", ts: 1 }, { text: "c", ts: 3 }])).toBe("x: a b\nc");
+    expect(
+      transcriptText([
+        { text: " a\n b ", ts: 2, speakerId: " x " },
+        { text: "", ts: 1 },
+        { text: "c", ts: 3 },
+      ]),
+    ).toBe("x: a b\nc");
   });
 });
 
@@ -206,7 +212,11 @@ describe("normalizeSummary", () => {
       nextSteps: ["n"],
       risks: ["i"],
     });
-    expect(normalizeSummary({ 标题: "周会", 要点: ["进度正常"], 下一步: ["发版"] })).toMatchObject({ title: "周会", bullets: ["进度正常"], nextSteps: ["发版"] });
+    expect(normalizeSummary({ 标题: "周会", 要点: ["进度正常"], 下一步: ["发版"] })).toMatchObject({
+      title: "周会",
+      bullets: ["进度正常"],
+      nextSteps: ["发版"],
+    });
     expect(normalizeSummary({ title: "outer", summary: { bullets: ["inner"] } })).toMatchObject({ title: "outer", bullets: ["inner"] });
   });
 
@@ -214,7 +224,10 @@ describe("normalizeSummary", () => {
     const s = normalizeSummary({
       title: 2025,
       bullets: [42, true, { text: "Note" }, { content: "Body", extra: 1 }, { foo: "bar", n: 3 }, {}, Number.NaN, ["nested", "list"]],
-      actions: [{ task: "Ship firmware", owner: "Alice", due: "Fri" }, { action: "Call vendor", assignee: "Bob" }],
+      actions: [
+        { task: "Ship firmware", owner: "Alice", due: "Fri" },
+        { action: "Call vendor", assignee: "Bob" },
+      ],
     })!;
     expect(s.title).toBe("2025");
     // nested lists are flattened one level
@@ -389,7 +402,12 @@ describe("heuristicSummary labels", () => {
 
 describe("normalizeSummary on raw replies", () => {
   it("finds the object in plain, fenced, chatty and double-encoded replies", () => {
-    for (const raw of ['{"title":"a"}', '```json\n{"title":"a"}\n```', 'Here you go:\n{"title":"a","bullets":["x"]}\nHope it helps!', JSON.stringify('{"title":"a"}')]) {
+    for (const raw of [
+      '{"title":"a"}',
+      '```json\n{"title":"a"}\n```',
+      'Here you go:\n{"title":"a","bullets":["x"]}\nHope it helps!',
+      JSON.stringify('{"title":"a"}'),
+    ]) {
       expect(normalizeSummary(raw)?.title).toBe("a");
     }
     for (const raw of ["not json at all", '{"title": "a",', "[1,2]"]) expect(normalizeSummary(raw)).toBeNull();

@@ -6,7 +6,14 @@ import { taskTitle } from "../../src/peer/task-to-workflow.ts";
 import type { PeerEnvelope } from "../../src/peer/messages.ts";
 
 const env = (category: string, payload: Record<string, unknown>): PeerEnvelope => ({
-  type: "peer", event: "message", id: "m1", from: "a", fromName: "a", category, payload, ts: 1,
+  type: "peer",
+  event: "message",
+  id: "m1",
+  from: "a",
+  fromName: "a",
+  category,
+  payload,
+  ts: 1,
 });
 
 describe("targets", () => {

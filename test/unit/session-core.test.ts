@@ -31,7 +31,16 @@ describe("portable session core", () => {
 
   it("queues peer messages while offline and delivers them after hello", async () => {
     const d = memoryDevice();
-    const env = { type: "peer" as const, event: "message" as const, id: "m1", from: "aa:bb:cc:00:00:09", fromName: "x", category: "chat", payload: { t: 1 }, ts: 1 };
+    const env = {
+      type: "peer" as const,
+      event: "message" as const,
+      id: "m1",
+      from: "aa:bb:cc:00:00:09",
+      fromName: "x",
+      category: "chat",
+      payload: { t: 1 },
+      ts: 1,
+    };
     expect(await d.session.rpc("peer.deliver", [env])).toBe("enqueued");
     expect(await d.session.rpc("peer.deliver", [env])).toBe("enqueued");
     expect(d.session.info()).toMatchObject({ deviceId: d.deviceId, online: false, inbox: 1 });

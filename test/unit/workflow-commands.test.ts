@@ -336,7 +336,13 @@ describe("resolveTaskTarget", () => {
     expect(resolveTaskTarget({ intent: "complete" }, TASKS, ME)).toBe("t4");
     expect(resolveTaskTarget({ intent: "complete" }, TASKS, "AA:AA")).toBe("t4");
     expect(resolveTaskTarget({ intent: "complete" }, TASKS, "cc:cc")).toBe("t2");
-    expect(resolveTaskTarget({ intent: "complete" }, TASKS.filter((t) => t.status === "done"), ME)).toBeNull();
+    expect(
+      resolveTaskTarget(
+        { intent: "complete" },
+        TASKS.filter((t) => t.status === "done"),
+        ME,
+      ),
+    ).toBeNull();
   });
 
   it("refresh has no target", () => {

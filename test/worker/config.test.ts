@@ -40,13 +40,14 @@ describe("runtime settings (GET/PUT /api/config)", () => {
     expect(ota.settings.PUBLIC_WS_URL).toBe("wss://edge.example.org/supie/v1/");
 
     const id = uniqueId();
-    await runInDurableObject(env.DEVICE.get(env.DEVICE.idFromName(id)), (i) =>
-      i.config.refresh(Date.now(), true),
-    );
+    await runInDurableObject(env.DEVICE.get(env.DEVICE.idFromName(id)), (i) => i.config.refresh(Date.now(), true));
     const { sock, hello } = await connectDevice(id);
     expect(hello.audio_params.sample_rate).toBe(16000);
     sock.close();
 
-    expect(await (await put({ DOWNLINK_SAMPLE_RATE: null })).json()).toMatchObject({ version: 2, overrides: { PUBLIC_WS_URL: "wss://edge.example.org/supie/v1/" } });
+    expect(await (await put({ DOWNLINK_SAMPLE_RATE: null })).json()).toMatchObject({
+      version: 2,
+      overrides: { PUBLIC_WS_URL: "wss://edge.example.org/supie/v1/" },
+    });
   });
 });

@@ -30,16 +30,31 @@ const scalar = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity
 const unknownType = fc
   .oneof(fc.string({ minLength: 1, maxLength: 80 }), fc.constantFrom("constructor", "__proto__", "toString", "hasOwnProperty", "prototype", "valueOf", "HELLO"))
   .filter((t) => !KNOWN.has(t));
-const junk = fc.dictionary(fc.string({ maxLength: 8 }).filter((k) => k !== "type" && k !== "__proto__"), scalar, { maxKeys: 4 });
+const junk = fc.dictionary(
+  fc.string({ maxLength: 8 }).filter((k) => k !== "type" && k !== "__proto__"),
+  scalar,
+  { maxKeys: 4 },
+);
 
 /** Known types with a field of the wrong shape: SCHEMA_INVALID of that type. */
 const badSchema = fc.oneof(
   fc.record({ type: fc.constant("mode"), state: fc.string({ maxLength: 10 }).filter((s) => s !== "start" && s !== "end"), mode: fc.constant("meeting") }),
-  fc.record({ type: fc.constant("mode"), state: fc.constant("start"), mode: fc.oneof(scalar, fc.constant("party")).filter((m) => !["meeting", "working", "coding"].includes(m as string)) }),
+  fc.record({
+    type: fc.constant("mode"),
+    state: fc.constant("start"),
+    mode: fc.oneof(scalar, fc.constant("party")).filter((m) => !["meeting", "working", "coding"].includes(m as string)),
+  }),
   fc.record({ type: fc.constant("peer"), to: fc.oneof(scalar, fc.constant([])), payload: fc.constant({}) }),
   fc.record({ type: fc.constant("peer"), to: fc.constant(["aa:bb:cc:00:00:01"]), payload: fc.oneof(scalar, fc.array(scalar)) }),
-  fc.record({ type: fc.constant("workflow"), event: fc.string({ maxLength: 12 }).filter((e) => !["update", "list", "assign", "complete", "delete"].includes(e)) }),
-  fc.record({ type: fc.constant("workflow"), event: fc.constant("update"), tasks: fc.array(fc.record({ priority: fc.integer({ min: 4, max: 99 }) }), { minLength: 1, maxLength: 3 }) }),
+  fc.record({
+    type: fc.constant("workflow"),
+    event: fc.string({ maxLength: 12 }).filter((e) => !["update", "list", "assign", "complete", "delete"].includes(e)),
+  }),
+  fc.record({
+    type: fc.constant("workflow"),
+    event: fc.constant("update"),
+    tasks: fc.array(fc.record({ priority: fc.integer({ min: 4, max: 99 }) }), { minLength: 1, maxLength: 3 }),
+  }),
   fc.record({ type: fc.constant("meeting"), phase: fc.constant("snippet"), items: fc.array(fc.record({ tag: scalar }), { minLength: 1, maxLength: 3 }) }),
   fc.record({ type: fc.constant("listen"), state: fc.string({ maxLength: 10 }).filter((s) => !["start", "stop", "detect"].includes(s)) }),
 );
@@ -47,17 +62,27 @@ const badSchema = fc.oneof(
 const cases: fc.Arbitrary<Case> = fc.oneof(
   notJson.map((frame) => ({ frame, expect: err("INVALID_JSON", "frame is not valid JSON") })),
   fc.oneof(scalar, fc.array(scalar)).map((v) => ({ frame: JSON.stringify(v), expect: err("INVALID_JSON", "frame must be a JSON object") })),
-  fc.tuple(junk, fc.oneof(fc.constant(undefined), scalar.filter((t) => typeof t !== "string" || t === ""))).map(([o, t]) => ({
-    frame: JSON.stringify(t === undefined ? o : { ...o, type: t }),
-    expect: err("UNKNOWN_TYPE", "message has no type"),
-  })),
+  fc
+    .tuple(
+      junk,
+      fc.oneof(
+        fc.constant(undefined),
+        scalar.filter((t) => typeof t !== "string" || t === ""),
+      ),
+    )
+    .map(([o, t]) => ({
+      frame: JSON.stringify(t === undefined ? o : { ...o, type: t }),
+      expect: err("UNKNOWN_TYPE", "message has no type"),
+    })),
   fc.tuple(junk, unknownType).map(([o, t]) => ({ frame: JSON.stringify({ ...o, type: t }), expect: err("UNKNOWN_TYPE") })),
   badSchema.map((m) => ({ frame: JSON.stringify(m), expect: { type: m.type, code: "SCHEMA_INVALID" } })),
   fc.tuple(fc.constantFrom("peer", "mode", "workflow", "meeting"), fc.integer({ min: 33, max: 9000 })).map(([type, n]) => ({
     frame: `{"type":"${type}","x":${deep(n)}}`,
     expect: { type, code: "SCHEMA_INVALID", message: "payload too deep" },
   })),
-  fc.integer({ min: 64 * 1024 + 1, max: 80 * 1024 }).map((n) => ({ frame: JSON.stringify({ type: "ping", pad: "x".repeat(n) }), expect: err("MESSAGE_TOO_LARGE") })),
+  fc
+    .integer({ min: 64 * 1024 + 1, max: 80 * 1024 })
+    .map((n) => ({ frame: JSON.stringify({ type: "ping", pad: "x".repeat(n) }), expect: err("MESSAGE_TOO_LARGE") })),
   fc.constantFrom("__proto__", "constructor", "prototype", "tostring").map((id) => ({
     frame: JSON.stringify({ type: "peer", to: [id, `group:${id}`], payload: { hi: 1 } }),
     expect: { receipt: true as const },
@@ -66,7 +91,11 @@ const cases: fc.Arbitrary<Case> = fc.oneof(
 
 function matches(reply: Json, e: Expect): boolean {
   if ("receipt" in e) return reply.type === "peer" && reply.event === "receipt";
-  return (e.type === "error" ? reply.type === "error" : reply.type === e.type && reply.status === "error") && reply.code === e.code && (e.message === undefined || reply.message === e.message);
+  return (
+    (e.type === "error" ? reply.type === "error" : reply.type === e.type && reply.status === "error") &&
+    reply.code === e.code &&
+    (e.message === undefined || reply.message === e.message)
+  );
 }
 
 const SOCKETS = 25;

@@ -8,11 +8,15 @@ import { ADMIN, BASE, SECRET, api, connectDevice, fetchWorker, tokenFor, uniqueI
 
 /** Calls the Worker with settings overridden, as `wrangler dev --var` would. */
 function withVars(vars: Record<string, string>, path: string, init?: RequestInit) {
-  return app.fetch(new Request(new URL(path, BASE), init), { ...env, ...vars } as Env, {
-    waitUntil: () => {},
-    passThroughOnException: () => {},
-    props: {},
-  } as unknown as ExecutionContext);
+  return app.fetch(
+    new Request(new URL(path, BASE), init),
+    { ...env, ...vars } as Env,
+    {
+      waitUntil: () => {},
+      passThroughOnException: () => {},
+      props: {},
+    } as unknown as ExecutionContext,
+  );
 }
 
 function otaRequest(deviceId: string | null, body: unknown = { application: { version: "1.6.0" } }, extra: Record<string, string> = {}) {

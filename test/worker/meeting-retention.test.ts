@@ -8,8 +8,20 @@ describe("meeting retention", () => {
     const summary = { title: "t", bullets: [], decisions: [], actions: [], risks: [], nextSteps: [] };
     for (let i = 0; i < 105; i++) {
       const startedAt = 1_700_000_000_000 + i * 1000;
-      const rec: MeetingRecord = { meetingId: `m-ret-${i}`, deviceId: "ret:dev", startedAt, endedAt: startedAt + 500, duration: "00:00:00", segmentCount: 600, summary };
-      await archiveMeeting(env.ARCHIVE, rec, Array.from({ length: 600 }, (_, s) => ({ seq: s + 1, ts: rec.startedAt, text: `s${s}` })));
+      const rec: MeetingRecord = {
+        meetingId: `m-ret-${i}`,
+        deviceId: "ret:dev",
+        startedAt,
+        endedAt: startedAt + 500,
+        duration: "00:00:00",
+        segmentCount: 600,
+        summary,
+      };
+      await archiveMeeting(
+        env.ARCHIVE,
+        rec,
+        Array.from({ length: 600 }, (_, s) => ({ seq: s + 1, ts: rec.startedAt, text: `s${s}` })),
+      );
     }
     await applyRetention(env.ARCHIVE, 100);
     const keys: string[] = [];
@@ -25,5 +37,4 @@ describe("meeting retention", () => {
     // Every kept meeting has its record, both segment chunks and both index entries: 5 parts.
     expect(mine).toHaveLength(500);
   });
-
 });

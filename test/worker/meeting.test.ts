@@ -87,7 +87,10 @@ describe("meeting content", () => {
       code: "SCHEMA_INVALID",
       message: "items must be array of {tag,text}: missing one of tag/text (items[0])",
     });
-    expect(await sock.request({ type: "meeting", phase: "snippet", items: "text" })).toMatchObject({ code: "SCHEMA_INVALID", message: expect.stringContaining("items must be array of {tag,text}") });
+    expect(await sock.request({ type: "meeting", phase: "snippet", items: "text" })).toMatchObject({
+      code: "SCHEMA_INVALID",
+      message: expect.stringContaining("items must be array of {tag,text}"),
+    });
     expect(await sock.request({ type: "meeting", phase: "snippet" })).toMatchObject({ code: "SCHEMA_INVALID", message: "missing: items" });
     sock.close();
   });
@@ -140,7 +143,11 @@ describe("finalize", () => {
   });
 
   it("still yields a valid, useful summary when the LLM answers garbage or fails", async () => {
-    for (const [mode, reason] of [["non_json", "LLM_OUTPUT_NOT_JSON"], ["http500", "LLM_HTTP_ERROR"], ["truncated_json", "LLM_OUTPUT_TRUNCATED"]] as const) {
+    for (const [mode, reason] of [
+      ["non_json", "LLM_OUTPUT_NOT_JSON"],
+      ["http500", "LLM_HTTP_ERROR"],
+      ["truncated_json", "LLM_OUTPUT_TRUNCATED"],
+    ] as const) {
       await llm.mode(mode);
       const sock = await startMeeting(uniqueId("dd:00:05"));
       await snippet(sock, "We decided to ship on Friday", "Alice will fix the crash", "The risk is the app store review");
@@ -214,7 +221,9 @@ describe("archive and API", () => {
     const res = await api("/groups/import-grp/tasks/import-meeting", { method: "POST", body: JSON.stringify({ meetingId: ack.meetingId }) });
     const body = (await res.json()) as Json;
     expect(body).toMatchObject({ changed: true, tasks: [{ title: "Alice fixes the crash" }, { title: "Bob updates the docs" }] });
-    const again = (await (await api("/groups/import-grp/tasks/import-meeting", { method: "POST", body: JSON.stringify({ meetingId: ack.meetingId }) })).json()) as Json;
+    const again = (await (
+      await api("/groups/import-grp/tasks/import-meeting", { method: "POST", body: JSON.stringify({ meetingId: ack.meetingId }) })
+    ).json()) as Json;
     expect(again.changed).toBe(false);
     sock.close();
   });
@@ -243,7 +252,9 @@ describe("webhook", () => {
     const mine = () => got.filter((r) => r.body.includes(ack.meetingId));
     expect(mine()).toHaveLength(1);
     expect(mine()[0]!.status).toBe(503);
-    const timers = await runInDurableObject(stubOf(id), (_i, state) => state.storage.sql.exec<{ name: string; due: number }>("SELECT name, due FROM timers WHERE name LIKE 'webhook:%'").toArray());
+    const timers = await runInDurableObject(stubOf(id), (_i, state) =>
+      state.storage.sql.exec<{ name: string; due: number }>("SELECT name, due FROM timers WHERE name LIKE 'webhook:%'").toArray(),
+    );
     expect(timers).toHaveLength(1);
 
     await evictDurableObject(stubOf(id));
@@ -269,8 +280,7 @@ describe("transcript cycle while the device is away", () => {
     sock.close();
     await sock.closed();
     await fireTimer(id, "meeting-push");
-    const timer = () =>
-      runInDurableObject(stubOf(id), (i) => i.session.timers.get("meeting-push"));
+    const timer = () => runInDurableObject(stubOf(id), (i) => i.session.timers.get("meeting-push"));
     expect(await timer()).toBeUndefined();
     const { sock: again } = await connectDevice(id);
     expect(await eventually(timer, (t) => t !== undefined)).toBeDefined();

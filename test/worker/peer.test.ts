@@ -14,7 +14,6 @@ async function send(sock: TestSocket, msg: Json): Promise<Json> {
   return p;
 }
 
-
 describe("peer messages between online devices", () => {
   it("delivers with sender, name, category and a receipt", async () => {
     const a = await connectDevice(uniqueId());
@@ -89,8 +88,9 @@ describe("offline inbox", () => {
     await c.sock.next((m) => m.type === "peer");
     await eventually(
       () =>
-        runInDurableObject(deviceStub(aId), (_i, state) =>
-          state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox WHERE kind = 'notice'").one().n,
+        runInDurableObject(
+          deviceStub(aId),
+          (_i, state) => state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox WHERE kind = 'notice'").one().n,
         ),
       (n) => n === 1,
     );

@@ -16,7 +16,10 @@ async function withSession<R>(id: string, fn: (s: DeviceSession) => R): Promise<
 
 async function backdate(id: string, ms: number, fields: Array<"lastActivity" | "lastSentAt"> = ["lastActivity"]) {
   // The idle alarm of a new socket is set just after the upgrade: wait for it first.
-  await eventually(() => runInDurableObject(stubOf(id), (_i, state) => state.storage.getAlarm()), (a) => a !== null);
+  await eventually(
+    () => runInDurableObject(stubOf(id), (_i, state) => state.storage.getAlarm()),
+    (a) => a !== null,
+  );
   await withSession(id, (s) => {
     for (const c of s.sockets()) for (const f of fields) c.state[f] -= ms;
   });
@@ -239,5 +242,4 @@ describe("idle timeout on alarms", () => {
     expect(sock.received.some((m) => m.type === "system")).toBe(false);
     sock.close();
   });
-
 });

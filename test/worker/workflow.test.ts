@@ -34,12 +34,26 @@ describe("task store", () => {
     const snap = await a.sock.next(isSnapshot);
     expect(WorkflowSnapshot.parse(snap).groupKey).toBe(g);
     expect(snap.tasks).toEqual([
-      { id: expect.stringMatching(/^t-/), title: "Write report", priority: 2, status: "open", owner: "", ownerName: "", groupKey: g, updatedAt: expect.any(Number) },
+      {
+        id: expect.stringMatching(/^t-/),
+        title: "Write report",
+        priority: 2,
+        status: "open",
+        owner: "",
+        ownerName: "",
+        groupKey: g,
+        updatedAt: expect.any(Number),
+      },
     ]);
     expect((await b.sock.next(isSnapshot)).tasks).toEqual(snap.tasks);
 
     const id = snap.tasks[0].id;
-    expect(await wf(a.sock, { event: "update", tasks: [{ id, title: "Write report" }] })).toEqual({ type: "workflow", status: "ok", event: "update", idempotent: true });
+    expect(await wf(a.sock, { event: "update", tasks: [{ id, title: "Write report" }] })).toEqual({
+      type: "workflow",
+      status: "ok",
+      event: "update",
+      idempotent: true,
+    });
     expect(await wf(a.sock, { event: "complete", id })).toEqual({ type: "workflow", status: "ok", event: "complete" });
     expect((await b.sock.next(isSnapshot)).tasks[0].status).toBe("done");
     expect(await wf(a.sock, { event: "complete", ids: [id] })).toMatchObject({ idempotent: true });
@@ -92,7 +106,13 @@ describe("task store", () => {
   it("puts tasks in task.groupKey > message groupKey > sender's group, and moves tasks between groups", async () => {
     const g = group();
     const a = await connectDevice(uniqueId(g));
-    await wf(a.sock, { event: "update", tasks: [{ id: "t-home", title: "Home task" }, { title: "Elsewhere", groupKey: "ops" }] });
+    await wf(a.sock, {
+      event: "update",
+      tasks: [
+        { id: "t-home", title: "Home task" },
+        { title: "Elsewhere", groupKey: "ops" },
+      ],
+    });
     const snaps = [await a.sock.next(isSnapshot), await a.sock.next(isSnapshot)];
     expect(snaps.map((s) => s.groupKey).sort()).toEqual([g, "ops"].sort());
     await wf(a.sock, { event: "update", tasks: [{ id: "t-home", groupKey: "ops" }] });
@@ -144,7 +164,10 @@ describe("working mode snapshots", () => {
   it("20 devices updating one group at once lose nothing and end on the same snapshot", async () => {
     const g = group();
     const devices = await Promise.all(Array.from({ length: 20 }, () => connectDevice(uniqueId(g))));
-    await joined(g, devices.map((d) => d.hello.device_id));
+    await joined(
+      g,
+      devices.map((d) => d.hello.device_id),
+    );
     await Promise.all(devices.map((d, i) => wf(d.sock, { event: "update", tasks: [{ title: `Task ${i}` }] })));
     const finals = await Promise.all(
       devices.map(async (d) => {
@@ -166,7 +189,10 @@ describe("tasks API", () => {
     const g = group();
     const a = await connectDevice(uniqueId(g));
     await joined(g, [a.hello.device_id]);
-    const res = await api(`/groups/${g}/tasks`, { method: "POST", body: JSON.stringify({ tasks: [{ title: "From the dashboard", owner: "AA:BB:CC:00:00:AA" }] }) });
+    const res = await api(`/groups/${g}/tasks`, {
+      method: "POST",
+      body: JSON.stringify({ tasks: [{ title: "From the dashboard", owner: "AA:BB:CC:00:00:AA" }] }),
+    });
     expect(res.status).toBe(200);
     const body = (await res.json()) as Json;
     expect(body).toMatchObject({ groupKey: g, changed: true, tasks: [{ title: "From the dashboard", owner: "aa:bb:cc:00:00:aa", ownerName: "Alice" }] });
@@ -186,7 +212,13 @@ describe("working-mode commands without the LLM", () => {
     const id = uniqueId(g);
     const a = await connectDevice(id);
     await a.sock.request({ type: "mode", state: "start", mode: "working" });
-    await wf(a.sock, { event: "update", tasks: [{ id: "t-v1", title: "Buy milk" }, { id: "t-v2", title: "Fix login" }] });
+    await wf(a.sock, {
+      event: "update",
+      tasks: [
+        { id: "t-v1", title: "Buy milk" },
+        { id: "t-v2", title: "Fix login" },
+      ],
+    });
     const say = async (text: string) => {
       const reply = a.sock.next((m) => m.type === "workflow" && m.event === "command");
       const spoken = a.sock.next((m) => m.type === "tts" && m.state === "sentence_start");

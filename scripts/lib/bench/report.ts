@@ -37,7 +37,15 @@ export async function runScenarios(scenarios: Scenario[], ctx: BenchContext): Pr
     } catch (err) {
       const e = err as Error;
       log(`!! ${s.name} failed: ${e.stack ?? e.message}`);
-      out.push({ name: s.name, title: s.title, durationS: Math.round((performance.now() - t0) / 100) / 10, figures: [], details: {}, notes: [], error: e.message });
+      out.push({
+        name: s.name,
+        title: s.title,
+        durationS: Math.round((performance.now() - t0) / 100) / 10,
+        figures: [],
+        details: {},
+        notes: [],
+        error: e.message,
+      });
     }
   }
   return out;
@@ -61,7 +69,11 @@ export function renderTable(report: BenchReport): string {
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));
   const right = new Set([3, 4, 5]);
-  const line = (r: string[]) => r.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   const out = [...head, line(rows[0]!), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)];
   const notes = [...report.notes, ...report.scenarios.flatMap((s) => s.notes.map((n) => `${s.name}: ${n}`))];
   if (notes.length) out.push("", "notes:", ...notes.map((n) => `  - ${n}`));

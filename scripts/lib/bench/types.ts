@@ -67,7 +67,6 @@ export interface BenchContext {
   ids(prefix: string, n: number): string[];
 }
 
-
 /** A check on a figure, e.g. "< 50 ms" on ours, or "≤ 1.5× echo" on the ratio. */
 export interface Check {
   text: string;

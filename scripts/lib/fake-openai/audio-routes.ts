@@ -36,7 +36,11 @@ export async function transcriptions(ctx: RouteContext): Promise<void> {
   }
   const responseFormat = field(form, "response_format") ?? "json";
   if (!TRANSCRIPTION_FORMATS.includes(responseFormat)) {
-    badRequest(ctx.res, `response_format '${responseFormat}' is not supported by this server; use one of ${TRANSCRIPTION_FORMATS.join(", ")}`, "response_format");
+    badRequest(
+      ctx.res,
+      `response_format '${responseFormat}' is not supported by this server; use one of ${TRANSCRIPTION_FORMATS.join(", ")}`,
+      "response_format",
+    );
     return;
   }
   const bytes = new Uint8Array(await file.arrayBuffer());
@@ -96,13 +100,15 @@ export async function speech(ctx: RouteContext): Promise<void> {
   const b = body as Record<string, unknown>;
   if (typeof b.model !== "string" || !b.model) return badRequest(ctx.res, "Missing required parameter: 'model'.", "model");
   if (typeof b.input !== "string" || !b.input) return badRequest(ctx.res, "Missing required parameter: 'input'.", "input");
-  if (b.input.length > 4096) return badRequest(ctx.res, "Invalid 'input': string too long. Expected a string with maximum length 4096.", "input", "string_above_max_length");
+  if (b.input.length > 4096)
+    return badRequest(ctx.res, "Invalid 'input': string too long. Expected a string with maximum length 4096.", "input", "string_above_max_length");
   if (b.voice === undefined || b.voice === null || b.voice === "") return badRequest(ctx.res, "Missing required parameter: 'voice'.", "voice");
   const speed = b.speed === undefined ? 1 : b.speed;
   if (typeof speed !== "number" || !(speed >= 0.25 && speed <= 4)) return badRequest(ctx.res, "Invalid 'speed': expected a number from 0.25 to 4.0.", "speed");
   if (b.stream_format === "sse") return badRequest(ctx.res, "stream_format 'sse' is not supported by this server", "stream_format");
   const requested = typeof b.response_format === "string" ? b.response_format : "mp3";
-  if (!OPENAI_SPEECH_FORMATS.includes(requested)) return badRequest(ctx.res, `Invalid value for 'response_format': '${requested}'.`, "response_format", "invalid_value");
+  if (!OPENAI_SPEECH_FORMATS.includes(requested))
+    return badRequest(ctx.res, `Invalid value for 'response_format': '${requested}'.`, "response_format", "invalid_value");
   if (requested !== "pcm" && requested !== "wav") {
     return badRequest(ctx.res, `response_format '${requested}' is not supported by this server; use pcm or wav`, "response_format", "unsupported_value");
   }

@@ -25,7 +25,12 @@ export function parseWav(bytes: Uint8Array): Pcm {
     const start = at + 8;
     if (id === "fmt ") {
       if (declared < 16 || start + 16 > bytes.length) throw new Error("short fmt chunk");
-      fmt = { format: view.getUint16(start, true), channels: view.getUint16(start + 2, true), sampleRate: view.getUint32(start + 4, true), bits: view.getUint16(start + 14, true) };
+      fmt = {
+        format: view.getUint16(start, true),
+        channels: view.getUint16(start + 2, true),
+        sampleRate: view.getUint32(start + 4, true),
+        bits: view.getUint16(start + 14, true),
+      };
       // WAVE_FORMAT_EXTENSIBLE carries the real format in the first two bytes of its GUID.
       if (fmt.format === 0xfffe && declared >= 26 && start + 26 <= bytes.length) fmt.format = view.getUint16(start + 24, true);
     } else if (id === "data") {
@@ -242,7 +247,10 @@ export function parseOggOpus(bytes: Uint8Array): OggOpus {
 }
 
 /** Muxes Opus packets of `frameMs` each into an Ogg Opus file (one packet per page). */
-export function muxOggOpus(packets: Uint8Array[], opts: { inputRate: number; frameMs: number; channels?: number; preSkip?: number; serial?: number }): Uint8Array<ArrayBuffer> {
+export function muxOggOpus(
+  packets: Uint8Array[],
+  opts: { inputRate: number; frameMs: number; channels?: number; preSkip?: number; serial?: number },
+): Uint8Array<ArrayBuffer> {
   const channels = opts.channels ?? 1;
   const preSkip = opts.preSkip ?? 312;
   const serial = opts.serial ?? 0x5eed;

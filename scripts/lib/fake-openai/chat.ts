@@ -137,7 +137,14 @@ export async function chatCompletions(ctx: RouteContext): Promise<void> {
 
   if (!stream) {
     const message = { role: "assistant", content: text, refusal: null, ...(wireCalls.length ? { tool_calls: wireCalls } : {}) };
-    sendJson(ctx.res, 200, { id, object: "chat.completion", created, model, choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }], usage });
+    sendJson(ctx.res, 200, {
+      id,
+      object: "chat.completion",
+      created,
+      model,
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
+      usage,
+    });
     return;
   }
 

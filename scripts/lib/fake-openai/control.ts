@@ -89,7 +89,16 @@ export function controlRoutes(getFake: () => FakeOpenAI): Route[] {
       chats: f.chats,
       transcriptions: f.transcriptions,
       speeches: f.speeches,
-      requests: f.requests.map(({ method, path, kind, mode, status, latencyMs, streamDelayMs, at }) => ({ method, path, kind, mode, status, latencyMs, streamDelayMs, at })),
+      requests: f.requests.map(({ method, path, kind, mode, status, latencyMs, streamDelayMs, at }) => ({
+        method,
+        path,
+        kind,
+        mode,
+        status,
+        latencyMs,
+        streamDelayMs,
+        at,
+      })),
     })),
   ];
 }

@@ -9,7 +9,14 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   res.end(body);
 }
 
-export function sendError(res: ServerResponse, status: number, message: string, type = "server_error", code: string | null = null, param: string | null = null): void {
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  type = "server_error",
+  code: string | null = null,
+  param: string | null = null,
+): void {
   sendJson(res, status, { error: { message, type, param, code } });
 }
 

@@ -12,7 +12,10 @@ import { idParam, jsonBody } from "../validate.ts";
 // /api/devices/:id — one device: its state, messages to it, activation, disconnect (PROTOCOL §11).
 
 const ActivateBody = z.object({
-  code: z.union([z.string(), z.number()], { error: "missing: code" }).transform((v) => String(v).trim()).pipe(z.string().min(1, { error: "missing: code" })),
+  code: z
+    .union([z.string(), z.number()], { error: "missing: code" })
+    .transform((v) => String(v).trim())
+    .pipe(z.string().min(1, { error: "missing: code" })),
 });
 
 const MessageBody = z.object({

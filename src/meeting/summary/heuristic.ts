@@ -5,7 +5,8 @@ import { normalizeList, normalizeTitle } from "./normalize.ts";
 // A summary without the LLM (none configured, or its reply was unusable): meaningful sentences of
 // the transcript sorted into the lists by labels and cues, in the transcript's language.
 
-const ZH_FILLER = /^(?:嗯|啊|呃|额|哦|噢|喂|好|好的|对|对的|是|是的|行|可以|没问题|谢谢|谢谢大家|大家好|你好|各位好|那个|这个|然后|就是|开始吧|我们开始吧|散会|拜拜|再见)+$/;
+const ZH_FILLER =
+  /^(?:嗯|啊|呃|额|哦|噢|喂|好|好的|对|对的|是|是的|行|可以|没问题|谢谢|谢谢大家|大家好|你好|各位好|那个|这个|然后|就是|开始吧|我们开始吧|散会|拜拜|再见)+$/;
 const EN_FILLER =
   /^(?:(?:ok|okay|yes|yeah|yep|no|nope|right|sure|thanks|thank you|hello|hi|hey|um|uh|so|well|alright|cool|great|got it|sounds good|everyone|all|good morning|good afternoon|bye|see you|let us start|lets start|mhm|hmm)\s*)+$/;
 
@@ -16,7 +17,11 @@ function weight(s: string): number {
 }
 
 function isFiller(s: string): boolean {
-  const k = s.normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{N}\s]+/gu, " ").replace(/'/g, "");
+  const k = s
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s]+/gu, " ")
+    .replace(/'/g, "");
   const compact = k.replace(/\s+/g, "");
   return compact === "" || ZH_FILLER.test(compact) || EN_FILLER.test(collapse(k));
 }
@@ -33,7 +38,8 @@ function sentences(text: string): string[] {
     .filter((s) => s.length >= 2);
 }
 
-const NEGATED_RISK = /没(?:有)?(?:什么)?(?:问题|风险)|不是问题|问题不大|\bno (?:problem|issue|risk|concern|blocker)s?\b|\bnot (?:a |an )?(?:problem|issue|risk|concern)\b|\bno worries\b/i;
+const NEGATED_RISK =
+  /没(?:有)?(?:什么)?(?:问题|风险)|不是问题|问题不大|\bno (?:problem|issue|risk|concern|blocker)s?\b|\bnot (?:a |an )?(?:problem|issue|risk|concern)\b|\bno worries\b/i;
 
 type Cue = Exclude<SummaryList, "bullets">;
 
@@ -52,10 +58,7 @@ const CUES: [Cue, RegExp][] = [
     "decisions",
     /决定|决议|定下来|定了|确定了|敲定|达成(?:一致|共识)|一致同意|同意了|就这么定|拍板|最终方案|\b(?:decided|decide to|decision|agreed|agree to|we will go with|going with|approved|settled on|consensus)\b/i,
   ],
-  [
-    "risks",
-    /风险|隐患|阻塞|瓶颈|延期|延误|来不及|\b(?:risks?|risky|blockers?|blocked|blocking|bottleneck|at risk|might slip|could slip|delay(?:ed|s)?)\b/i,
-  ],
+  ["risks", /风险|隐患|阻塞|瓶颈|延期|延误|来不及|\b(?:risks?|risky|blockers?|blocked|blocking|bottleneck|at risk|might slip|could slip|delay(?:ed|s)?)\b/i],
   [
     "actions",
     /负责|需要|待办|安排|提交|截止|我来|你来|由.{1,6}(?:来|负责)|\b(?:will|todo|to-do|action items?|needs? to|has to|have to|must|assigned?|owner|responsible|take care of|deadline|due)\b/i,
@@ -175,7 +178,10 @@ export function heuristicSummary(segments: readonly Segment[], reason: string, o
 
   return {
     title: cap(title, MAX_TITLE_CHARS),
-    bullets: normalizeList(bullets.map((b) => b.text), SUMMARY_LIMITS.bullets),
+    bullets: normalizeList(
+      bullets.map((b) => b.text),
+      SUMMARY_LIMITS.bullets,
+    ),
     decisions: normalizeList(latest(cued.decisions, SUMMARY_LIMITS.decisions), SUMMARY_LIMITS.decisions),
     actions: normalizeList(latest(cued.actions, SUMMARY_LIMITS.actions), SUMMARY_LIMITS.actions),
     risks: normalizeList(latest(cued.risks, SUMMARY_LIMITS.risks), SUMMARY_LIMITS.risks),

@@ -22,25 +22,56 @@ function jsonFromText(text: string): Record<string, unknown> | null {
 }
 
 function normKey(k: string): string {
-  return k.normalize("NFKC").toLowerCase().replace(/[^\p{L}\p{N}]+/gu, "");
+  return k
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}]+/gu, "");
 }
 
 const KEY_ALIASES: Record<"title" | SummaryList, string[]> = {
   title: ["title", "meetingtitle", "topic", "subject", "heading", "name", "标题", "主题", "会议标题", "会议主题"],
   bullets: [
-    "bullets", "bulletpoints", "bullet", "keypoints", "points", "highlights", "keytakeaways", "takeaways", "summarypoints",
-    "notes", "要点", "摘要", "重点", "纪要", "summary", "总结",
+    "bullets",
+    "bulletpoints",
+    "bullet",
+    "keypoints",
+    "points",
+    "highlights",
+    "keytakeaways",
+    "takeaways",
+    "summarypoints",
+    "notes",
+    "要点",
+    "摘要",
+    "重点",
+    "纪要",
+    "summary",
+    "总结",
   ],
   decisions: ["decisions", "decision", "decisionsmade", "agreed", "agreements", "conclusions", "决定", "决策", "决议", "结论"],
-  actions: [
-    "actions", "actionitems", "actionitem", "action", "actionpoints", "todos", "todo", "tasks", "行动", "行动项", "待办", "待办事项", "任务",
-  ],
+  actions: ["actions", "actionitems", "actionitem", "action", "actionpoints", "todos", "todo", "tasks", "行动", "行动项", "待办", "待办事项", "任务"],
   risks: ["risks", "risk", "issues", "blockers", "concerns", "risksandissues", "openissues", "风险", "问题", "阻塞"],
   nextSteps: ["nextsteps", "nextstep", "next", "followups", "followup", "followupitems", "下一步", "后续", "后续步骤", "下一步计划"],
 };
 
 const MAIN_FIELDS = [
-  "text", "content", "item", "description", "desc", "title", "summary", "action", "task", "decision", "risk", "step", "point", "name", "value", "detail", "details",
+  "text",
+  "content",
+  "item",
+  "description",
+  "desc",
+  "title",
+  "summary",
+  "action",
+  "task",
+  "decision",
+  "risk",
+  "step",
+  "point",
+  "name",
+  "value",
+  "detail",
+  "details",
 ];
 const OWNER_FIELDS = ["owner", "assignee", "who", "responsible", "by", "person", "负责人"];
 const DUE_FIELDS = ["due", "deadline", "duedate", "when", "date", "截止", "截止时间"];

@@ -1,10 +1,19 @@
 import { detectLanguage, type Lang } from "../../text/lang.ts";
-import { MAX_ITEM_CHARS, MAX_TITLE_CHARS, SUMMARY_LIMITS, type Segment, TRANSCRIPT_TAIL_CHARS, collapse, formatDuration, isoMinute, ordered } from "./schema.ts";
+import {
+  MAX_ITEM_CHARS,
+  MAX_TITLE_CHARS,
+  SUMMARY_LIMITS,
+  type Segment,
+  TRANSCRIPT_TAIL_CHARS,
+  collapse,
+  formatDuration,
+  isoMinute,
+  ordered,
+} from "./schema.ts";
 
 // The summary prompt. It carries only the transcript's last TRANSCRIPT_TAIL_CHARS characters: the
 // end of a meeting (decisions, owners, next steps) matters most, and a bounded prompt keeps the
 // reply from being cut by the token limit.
-
 
 /** The transcript as lines "speaker: text", oldest first. */
 export function transcriptText(segments: readonly Segment[]): string {
@@ -63,7 +72,9 @@ export function buildSummaryPrompt(
   ].join("\n");
   const start = isoMinute(opts.startedAt);
   const header = [
-    start ? `Meeting started ${start} UTC, duration ${formatDuration(opts.endedAt - opts.startedAt)}.` : `Meeting duration ${formatDuration(opts.endedAt - opts.startedAt)}.`,
+    start
+      ? `Meeting started ${start} UTC, duration ${formatDuration(opts.endedAt - opts.startedAt)}.`
+      : `Meeting duration ${formatDuration(opts.endedAt - opts.startedAt)}.`,
     truncated ? `Only the last ${TRANSCRIPT_TAIL_CHARS} characters of the transcript are included; earlier parts are omitted.` : "",
     text ? "Transcript:" : "Transcript: (empty: nothing was said)",
   ].filter(Boolean);

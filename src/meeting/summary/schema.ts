@@ -52,7 +52,6 @@ export const SummaryReply = z.object({
 });
 export type SummaryReply = z.infer<typeof SummaryReply>;
 
-
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
@@ -65,7 +64,10 @@ export function collapse(s: string): string {
 export function cap(s: string, max: number): string {
   const chars = Array.from(s);
   if (chars.length <= max) return s;
-  return `${chars.slice(0, max - 1).join("").trimEnd()}…`;
+  return `${chars
+    .slice(0, max - 1)
+    .join("")
+    .trimEnd()}…`;
 }
 
 /** Dedupe key: case-insensitive, whitespace-normalised, trailing punctuation ignored. */

@@ -10,7 +10,11 @@ export async function handleHello(msg: HelloIn, ctx: HostCtx): Promise<void> {
     s.binary = s.headerVersion ?? binaryVersion(msg.version) ?? 1;
     const fd = msg.audio_params?.frame_duration;
     s.frameDuration = fd !== undefined && fd >= 20 && fd <= 120 ? fd : 60;
-    s.features = msg.features ? Object.keys(msg.features).filter((k) => msg.features?.[k] === true).slice(0, 8) : [];
+    s.features = msg.features
+      ? Object.keys(msg.features)
+          .filter((k) => msg.features?.[k] === true)
+          .slice(0, 8)
+      : [];
     s.helloAt = ctx.now;
     ctx.conn.save();
   }

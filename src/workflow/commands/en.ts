@@ -6,11 +6,34 @@ import { MAX_REF_CHARS, applyRules, validOrdinal, type Parsed, type Rule, type T
 const MAX_EN_WORDS = 14;
 
 const EN_NUMBERS: Record<string, number> = {
-  one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10, eleven: 11, twelve: 12,
+  one: 1,
+  two: 2,
+  three: 3,
+  four: 4,
+  five: 5,
+  six: 6,
+  seven: 7,
+  eight: 8,
+  nine: 9,
+  ten: 10,
+  eleven: 11,
+  twelve: 12,
 };
 const EN_ORDINALS: Record<string, number> = {
-  first: 1, second: 2, third: 3, fourth: 4, fifth: 5, sixth: 6, seventh: 7, eighth: 8, ninth: 9, tenth: 10, eleventh: 11, twelfth: 12,
-  last: -1, final: -1,
+  first: 1,
+  second: 2,
+  third: 3,
+  fourth: 4,
+  fifth: 5,
+  sixth: 6,
+  seventh: 7,
+  eighth: 8,
+  ninth: 9,
+  tenth: 10,
+  eleventh: 11,
+  twelfth: 12,
+  last: -1,
+  final: -1,
 };
 
 function parseEnNumber(s: string): number | undefined {
@@ -144,4 +167,3 @@ export function parseEn(s: string): Parsed | null {
   if (/^(?:is|are|was|were|did|do|does|has|have|had|should|shall|why|how|when|who|where)\b/.test(t)) return null;
   return applyRules(t, EN_RULES, parseEnTarget, (x) => EN_LIST.test(x) && (x === "" || EN_LIST_WORD.test(x)));
 }
-

@@ -13,7 +13,10 @@ function sameId(a: string | undefined, b: string): boolean {
 }
 
 function key(s: string): string {
-  return s.normalize("NFKC").toLowerCase().replace(/[\s\p{P}\p{S}]+/gu, "");
+  return s
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/[\s\p{P}\p{S}]+/gu, "");
 }
 
 function words(s: string): string[] {
@@ -69,4 +72,3 @@ export function resolveTaskTarget(cmd: TaskCommand, tasks: readonly TaskLike[], 
   if (cmd.intent === "assign") return open.find((t) => !t.owner || t.owner.trim() === "")?.id ?? null;
   return (open.find((t) => sameId(t.owner, sender)) ?? open[0])?.id ?? null;
 }
-

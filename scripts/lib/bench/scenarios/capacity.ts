@@ -68,7 +68,9 @@ async function phase(ctx: BenchContext, target: Target, ids: string[]): Promise<
     const from = holdSeries[1] ?? holdSeries[0];
     const to = holdSeries[holdSeries.length - 1];
     const idleCpuMsPerS =
-      from && to && to.t > from.t && from.workerCpuMs !== null && to.workerCpuMs !== null ? round1((to.workerCpuMs - from.workerCpuMs) / (to.t - from.t)) : null;
+      from && to && to.t > from.t && from.workerCpuMs !== null && to.workerCpuMs !== null
+        ? round1((to.workerCpuMs - from.workerCpuMs) / (to.t - from.t))
+        : null;
     const memHeld = ctx.memory();
     const fdsHeld = (memHeld?.processes ?? []).map((p) => ({ role: p.role, pid: p.pid, openFds: openFds(p.pid) }));
     const alive = await fleet.probe();

@@ -71,11 +71,15 @@ class Watch {
 
 async function waitForPresence(ctx: BenchContext, target: Target, groupKey: string, n: number): Promise<boolean> {
   const key = encodeURIComponent(groupKey);
-  return pollUntil(async () => {
-    if (target.name === "ours") return (await adminGet<{ count: number }>(ctx, `/api/groups/${key}/devices`)).count >= n;
-    const res = await fetch(new URL(`/__bench/group/${key}`, ctx.server.url));
-    return res.ok && ((await res.json()) as { members: number }).members >= n;
-  }, 15_000, 200);
+  return pollUntil(
+    async () => {
+      if (target.name === "ours") return (await adminGet<{ count: number }>(ctx, `/api/groups/${key}/devices`)).count >= n;
+      const res = await fetch(new URL(`/__bench/group/${key}`, ctx.server.url));
+      return res.ok && ((await res.json()) as { members: number }).members >= n;
+    },
+    15_000,
+    200,
+  );
 }
 
 export const fanoutScenario: Scenario = {
@@ -96,7 +100,8 @@ export const fanoutScenario: Scenario = {
         ctx.log(`fanout/${name}: connecting ${g} devices of group ${ids[0]!.slice(0, 8)}`);
         const fleet = await openDevices(ctx, targets[name], ids);
         fleets[name] = fleet;
-        if (!(await waitForPresence(ctx, targets[name], ids[0]!.slice(0, 8), g))) throw new Error(`${name}: the group did not see all ${g} devices online within 15 s`);
+        if (!(await waitForPresence(ctx, targets[name], ids[0]!.slice(0, 8), g)))
+          throw new Error(`${name}: the group did not see all ${g} devices online within 15 s`);
       }
       const watches = { ours: new Watch(fleets.ours!), echo: new Watch(fleets.echo!) };
       for (const name of ["ours", "echo"] as const) {
@@ -120,8 +125,14 @@ export const fanoutScenario: Scenario = {
       }
     }
 
-    const last = { ours: summarize(results.ours.flatMap((r) => (r.lastMs === null ? [] : [r.lastMs]))), echo: summarize(results.echo.flatMap((r) => (r.lastMs === null ? [] : [r.lastMs]))) };
-    const med = { ours: summarize(results.ours.flatMap((r) => (r.medianMs === null ? [] : [r.medianMs]))), echo: summarize(results.echo.flatMap((r) => (r.medianMs === null ? [] : [r.medianMs]))) };
+    const last = {
+      ours: summarize(results.ours.flatMap((r) => (r.lastMs === null ? [] : [r.lastMs]))),
+      echo: summarize(results.echo.flatMap((r) => (r.lastMs === null ? [] : [r.lastMs]))),
+    };
+    const med = {
+      ours: summarize(results.ours.flatMap((r) => (r.medianMs === null ? [] : [r.medianMs]))),
+      echo: summarize(results.echo.flatMap((r) => (r.medianMs === null ? [] : [r.medianMs]))),
+    };
     const missing = { ours: results.ours.reduce((s, r) => s + r.missing, 0), echo: results.echo.reduce((s, r) => s + r.missing, 0) };
     for (const name of ["ours", "echo"] as const) {
       if (missing[name]) notes.push(`${name}: ${missing[name]} snapshots never arrived within ${timeoutMs} ms`);

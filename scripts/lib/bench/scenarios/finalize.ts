@@ -113,7 +113,8 @@ export const finalizeScenario: Scenario = {
     }
 
     const degraded = runs.filter((r) => r.degraded);
-    if (degraded.length) notes.push(`${degraded.length} summaries were degraded (${degraded.map((r) => r.degraded).join(", ")}): the LLM path was not measured as intended`);
+    if (degraded.length)
+      notes.push(`${degraded.length} summaries were degraded (${degraded.map((r) => r.degraded).join(", ")}): the LLM path was not measured as intended`);
     if (warm) notes.push(`warm-up meeting (not counted): ${warm.rawMs} ms raw, ${warm.afterLlmMs} ms after the LLM`);
     const raw = summarize(runs.map((r) => r.rawMs));
     const over = summarize(runs.map((r) => r.rawMs - llmMs));
@@ -121,7 +122,13 @@ export const finalizeScenario: Scenario = {
     const [before, call, after, ack] = [part("beforeLlmMs"), part("llmMs"), part("afterLlmMs"), part("ackMs")];
     const ok = (v: number | undefined) => v !== undefined && v < 50 && degraded.length === 0;
     const figures: Figure[] = [
-      { name: `finalize → summary minus the LLM's ${llmMs} ms, p50 (${runs.length} meetings of ${segments} segments)`, unit: "ms", ours: over?.p50 ?? null, echo: null, checks: [{ text: "< 50 ms", pass: ok(over?.p50) }] },
+      {
+        name: `finalize → summary minus the LLM's ${llmMs} ms, p50 (${runs.length} meetings of ${segments} segments)`,
+        unit: "ms",
+        ours: over?.p50 ?? null,
+        echo: null,
+        checks: [{ text: "< 50 ms", pass: ok(over?.p50) }],
+      },
       { name: "overhead max", unit: "ms", ours: over?.max ?? null, echo: null, checks: [{ text: "< 50 ms", pass: ok(over?.max) }] },
       { name: "finalize → summary raw p50", unit: "ms", ours: raw?.p50 ?? null, echo: null },
       { name: "finalize → summary raw max", unit: "ms", ours: raw?.max ?? null, echo: null },

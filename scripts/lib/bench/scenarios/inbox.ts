@@ -125,12 +125,17 @@ async function enqueuePhase(ctx: BenchContext, target: Target, n: number, s: num
     const cpu0 = ctx.cpu();
     const t0 = performance.now();
     for (const c of fleet.clients) for (let i = 0; i < WINDOW; i++) next(c);
-    const finished = await within(all.promise.then(() => true), Math.max(30_000, n * 20), false);
+    const finished = await within(
+      all.promise.then(() => true),
+      Math.max(30_000, n * 20),
+      false,
+    );
     const cpu1 = ctx.cpu();
     const spanMs = receipts.length ? Math.max(...receipts) - t0 : 0;
     const third = Math.floor(receipts.length / 3);
     const sorted = [...receipts].sort((a, b) => a - b);
-    const sliceRate = (from: number, to: number) => (third > 1 && sorted[to]! > sorted[from]! ? Math.round(((to - from) / (sorted[to]! - sorted[from]!)) * 1000) : null);
+    const sliceRate = (from: number, to: number) =>
+      third > 1 && sorted[to]! > sorted[from]! ? Math.round(((to - from) / (sorted[to]! - sorted[from]!)) * 1000) : null;
     let inboxAfter: number | null = null;
     if (target.name === "ours") inboxAfter = (await adminGet<{ inbox: number }>(ctx, `/api/devices/${encodeURIComponent(to)}`)).inbox;
     return {
@@ -144,7 +149,10 @@ async function enqueuePhase(ctx: BenchContext, target: Target, n: number, s: num
       rateFirstThird: sliceRate(0, third),
       rateLastThird: sliceRate(sorted.length - 1 - third, sorted.length - 1),
       receiptMs: summarize(latencies),
-      cpuMsPerMessage: cpu0 && cpu1 && enqueued ? { worker: round2((cpu1.workerMs - cpu0.workerMs) / enqueued), proxy: round2((cpu1.proxyMs - cpu0.proxyMs) / enqueued) } : null,
+      cpuMsPerMessage:
+        cpu0 && cpu1 && enqueued
+          ? { worker: round2((cpu1.workerMs - cpu0.workerMs) / enqueued), proxy: round2((cpu1.proxyMs - cpu0.proxyMs) / enqueued) }
+          : null,
       inboxAfter,
     };
   } finally {
@@ -186,7 +194,14 @@ async function drainOnce(ctx: BenchContext, target: Target, senders: Fleet, to: 
     void queued.promise.then(stop);
     for (let i = 0; i < n; i++) c.send({ type: "peer", to: [to], category: "chat", payload: { text: `offline message ${i}` } });
   }
-  if ((await within(queued.promise.then(() => true), timeoutMs, false)) === false) throw new Error(`${target.name}: only ${receipts} of ${DRAIN_SIZE} messages were queued for ${to}${refused ? `; e.g. ${refused}` : ""}`);
+  if (
+    (await within(
+      queued.promise.then(() => true),
+      timeoutMs,
+      false,
+    )) === false
+  )
+    throw new Error(`${target.name}: only ${receipts} of ${DRAIN_SIZE} messages were queued for ${to}${refused ? `; e.g. ${refused}` : ""}`);
 
   await target.prepare(to);
   const { client } = await target.open(to, timeoutMs, { hello: false });
@@ -218,7 +233,9 @@ export const inboxScenario: Scenario = {
     const notes: string[] = [];
     if (n + s > PEER_INBOX_MAX) notes.push(`${n + s} messages exceed PEER_INBOX_MAX ${PEER_INBOX_MAX} of the bench server: expect QUEUE_FULL`);
     if (Math.ceil(n / s) + 2 > OUR_BURST - 10)
-      notes.push(`${Math.ceil(n / s)} messages per sender exceed what our server accepts from one socket at once (${OUR_BURST}, then 50/s): expect RATE_LIMITED`);
+      notes.push(
+        `${Math.ceil(n / s)} messages per sender exceed what our server accepts from one socket at once (${OUR_BURST}, then 50/s): expect RATE_LIMITED`,
+      );
 
     // Bare devices of this scenario drain their queued rows after the hello, as ours always do.
     const targets: Record<Name, Target> = { ours: ctx.ours, echo: echoTarget(() => ctx.server.url, { inbox: true }) };
@@ -280,7 +297,12 @@ export const inboxScenario: Scenario = {
       },
       { name: "enqueue receipt latency p50", unit: "ms", ours: phases.ours?.receiptMs?.p50 ?? null, echo: phases.echo?.receiptMs?.p50 ?? null },
       { name: "enqueue receipt latency p99", unit: "ms", ours: phases.ours?.receiptMs?.p99 ?? null, echo: phases.echo?.receiptMs?.p99 ?? null },
-      { name: "worker workerd CPU per enqueue", unit: "ms", ours: phases.ours?.cpuMsPerMessage?.worker ?? null, echo: phases.echo?.cpuMsPerMessage?.worker ?? null },
+      {
+        name: "worker workerd CPU per enqueue",
+        unit: "ms",
+        ours: phases.ours?.cpuMsPerMessage?.worker ?? null,
+        echo: phases.echo?.cpuMsPerMessage?.worker ?? null,
+      },
       {
         name: `drain of ${DRAIN_SIZE} after hello p50 (${drains} runs)`,
         unit: "ms",

@@ -134,7 +134,10 @@ export const peerScenario: Scenario = {
     const { messages: n, peerSamples: samples, timeoutMs } = ctx.options;
     const targets = [ctx.ours, ctx.echo];
     const notes: string[] = [];
-    if (n > OUR_BURST - 10) notes.push(`a burst of ${n} exceeds what our server accepts from one socket at once (${OUR_BURST}, then 50/s): expect RATE_LIMITED frames counted as lost`);
+    if (n > OUR_BURST - 10)
+      notes.push(
+        `a burst of ${n} exceeds what our server accepts from one socket at once (${OUR_BURST}, then 50/s): expect RATE_LIMITED frames counted as lost`,
+      );
 
     ctx.log(`peer: latency, ${samples} messages one at a time per target (blocks of ${BLOCK}, ${GAP_MS} ms apart)`);
     const pairs = { ours: await openPair(ctx, ctx.ours, "peer-lo"), echo: await openPair(ctx, ctx.echo, "peer-le") };
@@ -180,7 +183,8 @@ export const peerScenario: Scenario = {
     const rc = { ours: summarize(lat.ours.map((t) => t.receiptAt - t.sentAt)), echo: summarize(lat.echo.map((t) => t.receiptAt - t.sentAt)) };
     const inBurst = { ours: median(bursts.ours.map((b) => b.latencyMs?.p50 ?? null)), echo: median(bursts.echo.map((b) => b.latencyMs?.p50 ?? null)) };
     for (const t of targets) {
-      if (problems[t.name].length) notes.push(`${t.name}: ${problems[t.name].length} error replies or undelivered receipts, e.g. ${problems[t.name].slice(0, 3).join(" | ")}`);
+      if (problems[t.name].length)
+        notes.push(`${t.name}: ${problems[t.name].length} error replies or undelivered receipts, e.g. ${problems[t.name].slice(0, 3).join(" | ")}`);
       if (rate[t.name] === null) notes.push(`${t.name}: no throughput figure: a burst lost messages`);
     }
 

@@ -16,6 +16,12 @@ const bool = (def: boolean) =>
     .transform((v) => ["true", "1", "yes", "on"].includes(v))
     .catch(def);
 
+/** A string where "" is a value of its own (e.g. "no greeting"); only an absent setting takes the default. */
+const strKeepEmpty = (def: string) => z.string().trim().default(def).catch(def);
+
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T, def: T[number]) =>
+  z.preprocess(blankToUndefined, z.enum(values).default(def as never)).catch(def as never) as unknown as z.ZodType<T[number]>;
+
 const list = (def = "") =>
   str(def).transform((v) =>
     v
@@ -96,13 +102,32 @@ export const SettingsSchema = z.object({
   ASR_BASE_URL: str(),
   ASR_API_KEY: str(),
   ASR_MODEL: str("whisper-1"),
+  ASR_LANGUAGE: str(),
+  ASR_PROVIDER: oneOf(["auto", "openai", "workers-ai"], "auto"),
+  ASR_TIMEOUT_MS: int(15_000, 1000, 120_000),
+  LLM_TIMEOUT_MS: int(20_000, 1000, 120_000),
   TTS_BASE_URL: str(),
   TTS_API_KEY: str(),
-  TTS_MODEL: str("tts-1"),
+  // No default model: OpenAI's tts-1, tts-1-hd and gpt-4o-mini-tts shut down on 2027-01-06, and
+  // compatible servers each name their own.
+  TTS_MODEL: str(),
   TTS_VOICE: str("alloy"),
-  WAKE_WORDS: list("你好小智,你好小志,小爱同学,hey supie,hi supie"),
+  TTS_FORMAT: oneOf(["pcm", "wav"], "pcm"),
+  TTS_SAMPLE_RATE: int(24000, 8000, 48000),
+  TTS_PROVIDER: oneOf(["auto", "openai", "workers-ai"], "auto"),
+  TTS_TIMEOUT_MS: int(15_000, 1000, 120_000),
+  WORKERS_AI_ASR_MODEL: str("@cf/openai/whisper-large-v3-turbo"),
+  WORKERS_AI_TTS_MODEL: str("@cf/deepgram/aura-1"),
+  WORKERS_AI_TTS_SPEAKER: str(),
+  WAKE_WORDS: list("你好小智,你好小志,小爱同学,小智,hi supie,hey supie"),
+  WAKE_GREETING: strKeepEmpty("你好，我在。"),
   VAD_SILENCE_MS: int(700, 100, 10_000),
   MANUAL_LISTEN_FALLBACK_MS: int(5000, 500, 120_000),
+  CHAT_SYSTEM_PROMPT: str(
+    "You are Supie, a friendly voice assistant on a small badge. Answer in the language the user speaks, in one to three short spoken sentences, without markdown, lists or emoji codes.",
+  ),
+  CHAT_HISTORY_TURNS: int(10, 0, 100),
+  CHAT_MAX_TOKENS: int(400, 16, 8192),
 
   MEETING_TRANSCRIPT_PUSH_MS: int(5000, 0, 3_600_000).transform((v) => Math.min(15000, Math.max(3000, v))),
   MEETING_RETENTION_COUNT: int(100, 1, 100_000),

@@ -4,12 +4,14 @@ import { meetingCapability } from "./meeting/capability.ts";
 import { peerCapability } from "./peer/capability.ts";
 import type { PeerPort } from "./peer/port.ts";
 import type { Capability, RpcHandler } from "./session/capability.ts";
+import { voiceCapability } from "./voice/capability.ts";
+import type { VoiceServices } from "./voice/turn.ts";
 import { workflowCapability } from "./workflow/capability.ts";
 import type { WorkflowPort } from "./workflow/port.ts";
 
 // The one list of capabilities a device's session hosts, in the order their hooks run: after a
 // hello the inbox is delivered before mode snapshots (PROTOCOL §3); an utterance is offered to
-// meeting mode, then to working-mode commands, then to chat. Adding a capability: write its folder
+// meeting mode, then to working-mode commands, then to voice chat. Adding a capability: write its folder
 // (a `capability.ts` declaring routes, migrations, hooks, timers and RPC), then add it here.
 
 /** What capabilities reach outside their device: other objects and buckets (runtime-provided). */
@@ -17,10 +19,17 @@ export interface Services {
   peers: PeerPort;
   workflow: WorkflowPort;
   archive: Bucket;
+  voice: VoiceServices;
 }
 
 export function deviceCapabilities(services: Services) {
-  return [activationCapability(), peerCapability(services), meetingCapability(services), workflowCapability(services)] as const satisfies readonly Capability[];
+  return [
+    activationCapability(),
+    peerCapability(services),
+    meetingCapability(services),
+    workflowCapability(services),
+    voiceCapability(services.voice),
+  ] as const satisfies readonly Capability[];
 }
 
 // ---- the typed RPC client's view of the list ----

@@ -1,3 +1,4 @@
+import opusModule from "@evan/opus/wasm/opus.wasm";
 import { DurableObject } from "cloudflare:workers";
 import { deviceCapabilities } from "../capabilities.ts";
 import { runtimeConfig, type RuntimeConfig } from "../config/runtime.ts";
@@ -8,6 +9,10 @@ import { binaryVersion } from "../protocol/binary.ts";
 import { CLOSE } from "../protocol/messages.ts";
 import { newConnState, type Conn, type ConnState } from "../session/conn.ts";
 import { DeviceSession } from "../session/device-session.ts";
+import { realClock } from "../voice/clock.ts";
+import { loadOpus } from "../voice/opus.ts";
+import { dropVoiceClients } from "../voice/providers/index.ts";
+import type { AiRunner } from "../voice/providers/workers-ai.ts";
 import { guard, guardRpc } from "./boundary.ts";
 import { deviceCaller, peerPort, workflowPort } from "./ports.ts";
 
@@ -62,6 +67,12 @@ class SocketConn implements Conn {
   }
 }
 
+/** Workers AI, when the deployment binds it as `AI` (optional: nothing requires it). */
+function aiBinding(env: Env): { ai?: AiRunner } {
+  const ai = (env as { AI?: AiRunner }).AI;
+  return ai && typeof ai.run === "function" ? { ai } : {};
+}
+
 export class DeviceObject extends DurableObject<Env> {
   /** The portable session; public so Worker tests reach it through `runInDurableObject`. */
   readonly session: DeviceSession;
@@ -71,7 +82,10 @@ export class DeviceObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    const config = runtimeConfig(env, env.CONFIG, dropLlmClients);
+    const config = runtimeConfig(env, env.CONFIG, () => {
+      dropLlmClients();
+      dropVoiceClients();
+    });
     this.config = config;
     const call = deviceCaller(env);
     this.session = new DeviceSession(
@@ -93,7 +107,15 @@ export class DeviceObject extends DurableObject<Env> {
         defer: (work) => ctx.waitUntil(work),
         later: (work, delayMs = 0) => ctx.waitUntil(scheduler.wait(delayMs).then(work)),
       },
-      deviceCapabilities({ peers: peerPort(env, call), workflow: workflowPort(env), archive: env.ARCHIVE }),
+      // Per object, not per isolate: a stub is bound to the object that made it (workerd refuses
+      // I/O through another object's stub), and the ports cache stubs.
+      deviceCapabilities({
+        peers: peerPort(env, call),
+        workflow: workflowPort(env),
+        archive: env.ARCHIVE,
+        // libopus is instantiated once per isolate, on the first audio (loadOpus caches it).
+        voice: { opus: () => loadOpus(opusModule), clock: realClock, ...aiBinding(env) },
+      }),
     );
     // Exact `{"type":"ping"}` frames are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair('{"type":"ping"}', '{"type":"pong"}'));

@@ -49,6 +49,11 @@ export interface Session {
   local<T>(key: object, create: () => T): T;
   /** Per-connection runtime state, never serialised: created on first use, disposed on close. */
   runtime<T>(conn: Conn, slot: RuntimeSlot<T>): T;
+  /**
+   * Says a short fixed text to the device (a working-mode confirmation): spoken by the capability
+   * that can speak, else shown as text (`tts sentence_start`).
+   */
+  say(ctx: HandlerCtx, text: string): Promise<void>;
   /** Hands an utterance (typed or recognised) to the capabilities, in list order. */
   utterance(ctx: HandlerCtx, text: string, source: UtteranceSource): Promise<void>;
   /** Points the alarm at the next moment a socket needs attention. */
@@ -110,6 +115,8 @@ export interface Capability {
   onListen?(ctx: HandlerCtx, event: ListenEvent): void | Promise<void>;
   /** A typed or recognised utterance; true when this capability took it. Tried in list order. */
   onUtterance?(ctx: HandlerCtx, text: string, source: UtteranceSource): boolean | Promise<boolean>;
+  /** Speaks `text` (see Session.say); the first capability that has this hook does it. */
+  say?(ctx: HandlerCtx, text: string): void | Promise<void>;
   /** `abort` from the device, after the core cancelled its turn. */
   onAbort?(ctx: HandlerCtx): void;
   onClose?(session: Session, conn: Conn, code: number): void;

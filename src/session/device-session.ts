@@ -173,6 +173,12 @@ export class DeviceSession implements Session {
     return slots.get(slot) as T;
   }
 
+  async say(ctx: HandlerCtx, text: string): Promise<void> {
+    const speaker = this.registry.capabilities.find((c) => c.say);
+    if (speaker) await speaker.say!(ctx, text);
+    else ctx.reply({ type: "tts", state: "sentence_start", text, session_id: ctx.conn.state.sessionId });
+  }
+
   async utterance(ctx: HandlerCtx, text: string, source: UtteranceSource): Promise<void> {
     for (const cap of this.registry.capabilities) {
       if (cap.onUtterance && (await cap.onUtterance(ctx, text, source))) return;

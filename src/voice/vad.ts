@@ -17,6 +17,8 @@ export interface TurnDetector {
   finish(): CapturedSpeech | null;
   /** Forgets the utterance and the pre-roll; keeps what it learned of the room. */
   reset(): void;
+  /** Changes the silence that ends an utterance (Infinity: only finish() or the length cap). */
+  setSilenceMs(ms: number): void;
   readonly speaking: boolean;
 }
 

@@ -8,11 +8,7 @@ import type { VersionedSnapshot, WorkflowPort } from "./port.ts";
 
 // Working-mode commands said or typed without the LLM (PROTOCOL §5, §7): claim/assign, complete,
 // refresh, with ordinals. The device gets the command reply, the new snapshot, and a short line
-// of text to show or speak (`tts sentence_start`).
-
-function speak(ctx: HandlerCtx, text: string): void {
-  ctx.reply({ type: "tts", state: "sentence_start", text, session_id: ctx.conn.state.sessionId });
-}
+// of text, spoken where the voice pipeline can (`Session.say`).
 
 export async function workingUtterance(ctx: HandlerCtx, text: string, workflow: WorkflowPort): Promise<boolean> {
   const { session } = ctx;
@@ -25,7 +21,7 @@ export async function workingUtterance(ctx: HandlerCtx, text: string, workflow: 
   if (cmd.intent === "refresh") {
     ctx.reply({ type: "workflow", event: "command", intent: "refresh", status: "ok" } satisfies WorkflowCommandReply);
     sendSnapshot(session, ctx, current);
-    speak(ctx, confirmationText(cmd, null));
+    await ctx.session.say(ctx, confirmationText(cmd, null));
     return true;
   }
 
@@ -33,7 +29,7 @@ export async function workingUtterance(ctx: HandlerCtx, text: string, workflow: 
   const task = current.snapshot.tasks.find((t) => t.id === taskId) ?? null;
   if (!taskId || !task) {
     ctx.reply({ type: "workflow", event: "command", intent: cmd.intent, status: "error", message: "no matching task" } satisfies WorkflowCommandReply);
-    speak(ctx, confirmationText(cmd, null));
+    await ctx.session.say(ctx, confirmationText(cmd, null));
     return true;
   }
   const snapshots: VersionedSnapshot[] = [];
@@ -48,6 +44,6 @@ export async function workingUtterance(ctx: HandlerCtx, text: string, workflow: 
     ...(r.ok ? {} : { message: r.message }),
   } satisfies WorkflowCommandReply);
   for (const s of snapshots) sendSnapshot(session, ctx, s);
-  speak(ctx, confirmationText(cmd, r.ok ? task : null));
+  await ctx.session.say(ctx, confirmationText(cmd, r.ok ? task : null));
   return true;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { deviceCapabilities, type Services } from "../../src/capabilities.ts";
 import { parseSettings, type Settings } from "../../src/config/settings.ts";
@@ -6,6 +7,8 @@ import type { Conn, ConnState } from "../../src/session/conn.ts";
 import { newConnState } from "../../src/session/conn.ts";
 import { DeviceSession, type SessionRuntime } from "../../src/session/device-session.ts";
 import type { Sql, SqlCursor, SqlValue } from "../../src/storage/sql.ts";
+import { realClock } from "../../src/voice/clock.ts";
+import { loadOpus, type OpusLib } from "../../src/voice/opus.ts";
 
 // The portable session core on a runtime that is not workerd: SQLite from `node:sqlite` (Node 24 and
 // Deno both have it), sockets as arrays, a clock the test moves. If the core imported anything of
@@ -89,12 +92,20 @@ const unused = () => {
   throw new Error("not wired in this test");
 };
 
+let opus: OpusLib | null = null;
+/** libopus from the package's wasm file (Node and Deno read it; workerd imports it as a module). */
+export function opusFromPackage(): OpusLib {
+  opus ??= loadOpus(new WebAssembly.Module(readFileSync(new URL("../../node_modules/@evan/opus/wasm/opus.wasm", import.meta.url))));
+  return opus;
+}
+
 /** Services that fail loudly if a test reaches them without wiring them. */
 export function unwiredServices(over: Partial<Services> = {}): Services {
   return {
     peers: { deliver: unused, broadcast: unused, notifyRedelivered: async () => {}, join: async () => {} },
     workflow: { apply: unused, snapshot: unused, get: unused },
     archive: { put: unused, get: unused, delete: unused, list: unused },
+    voice: { opus: opusFromPackage, clock: realClock },
     ...over,
   };
 }

@@ -20,7 +20,12 @@ export interface Tts {
 }
 
 /** A streamed audio body (raw PCM at `defaultRate`, or a WAV) as PCM at `sampleRate`. */
-export async function* pcmFromBody(body: ReadableStream<Uint8Array>, defaultRate: number, sampleRate: number, onFirstBytes: () => void): AsyncGenerator<Int16Array> {
+export async function* pcmFromBody(
+  body: ReadableStream<Uint8Array>,
+  defaultRate: number,
+  sampleRate: number,
+  onFirstBytes: () => void,
+): AsyncGenerator<Int16Array> {
   const stream = new PcmStream(defaultRate);
   let resampler: StreamResampler | null = null;
   let first = true;

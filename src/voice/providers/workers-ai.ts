@@ -29,7 +29,11 @@ export function workersAiAsr(ai: AiRunner, model: string): Asr {
   return {
     async transcribe(pcm, sampleRate, opts) {
       try {
-        const out = (await ai.run(model, { audio: base64(encodeWav(pcm, sampleRate)), ...(opts.language ? { language: opts.language } : {}) }, { signal: opts.signal })) as {
+        const out = (await ai.run(
+          model,
+          { audio: base64(encodeWav(pcm, sampleRate)), ...(opts.language ? { language: opts.language } : {}) },
+          { signal: opts.signal },
+        )) as {
           text?: unknown;
         };
         return typeof out?.text === "string" ? out.text.trim() : "";
@@ -55,7 +59,8 @@ export function workersAiTts(ai: AiRunner, model: string, speaker: string): Tts 
       } catch (err) {
         throw failure("TTS", err, req.signal);
       }
-      const body = out instanceof Response ? out.body : out instanceof ReadableStream ? out : out instanceof Uint8Array ? new Blob([out.slice()]).stream() : null;
+      const body =
+        out instanceof Response ? out.body : out instanceof ReadableStream ? out : out instanceof Uint8Array ? new Blob([out.slice()]).stream() : null;
       if (!body) throw new ProviderError("TTS", "Workers AI answered no audio stream");
       yield* pcmFromBody(body as ReadableStream<Uint8Array>, RATE, req.sampleRate, () => {});
     },

@@ -1,0 +1,239 @@
+import { ProviderError, type ChatMessage } from "../llm/chat-stream.ts";
+import { encodeFrame } from "../protocol/binary.ts";
+import type { AlertOut } from "../protocol/messages.ts";
+import { attached, type HandlerCtx } from "../session/capability.ts";
+import type { OpusEncoder, OpusLib } from "./opus.ts";
+import { AlertError, type Turn } from "../session/turns.ts";
+import type { Clock } from "./clock.ts";
+import { ChatHistory } from "./history.ts";
+import { Listener, UPLINK_RATE, type Utterance } from "./listener.ts";
+import { TurnMetrics, type TurnTrigger } from "./metrics.ts";
+import { downlinkFrameMs } from "./pacer.ts";
+import { providersFor } from "./providers/index.ts";
+import type { Tts } from "./providers/tts.ts";
+import type { AiRunner } from "./providers/workers-ai.ts";
+import { Reply } from "./reply.ts";
+import { SentenceSplitter, splitSentences } from "./sentences.ts";
+
+// A voice turn (PROTOCOL §5, §5.1) on the session's turn runner: recognise the utterance, show it
+// (`stt`), offer it to the capabilities (meeting transcript, working-mode command), else answer it:
+// the LLM streamed into sentences, each spoken as soon as it is whole. Failures of a provider are
+// an alert naming it; the session goes on.
+
+export interface VoiceServices {
+  /** libopus, instantiated once per isolate on first use. */
+  opus(): OpusLib;
+  clock: Clock;
+  /** The Workers AI binding, when the Worker has one. */
+  ai?: AiRunner;
+}
+
+/** One socket's voice state that cannot be serialised: codecs, the capture, the running turn. */
+export interface VoiceConn {
+  listener: Listener | null;
+  encoder: { rate: number; codec: OpusEncoder } | null;
+  active: ActiveTurn | null;
+}
+
+export interface ActiveTurn {
+  turn: Turn;
+  metrics: TurnMetrics;
+  /** The utterance is being offered to the capabilities: replies run inside this turn. */
+  dispatching: boolean;
+  /** A reply is playing: realtime speech now is a barge-in; other modes' audio is not speech. */
+  replying: boolean;
+}
+
+/** Downlink Opus: complexity 5 at 24 kbps costs 0.2 ms per 60 ms frame (VOICE.md §1). */
+const DOWNLINK_OPUS = { complexity: 5, bitrate: 24_000, application: "audio" } as const;
+
+export function newVoiceConn(): VoiceConn {
+  return { listener: null, encoder: null, active: null };
+}
+
+export function freeVoiceConn(vc: VoiceConn): void {
+  vc.listener?.free();
+  vc.encoder?.codec.free();
+  vc.listener = null;
+  vc.encoder = null;
+}
+
+export function listenerOf(vc: VoiceConn, services: VoiceServices, ctx: HandlerCtx): Listener {
+  const s = ctx.session.settings;
+  vc.listener ??= new Listener(services.opus(), { silenceMs: s.VAD_SILENCE_MS, fallbackMs: s.MANUAL_LISTEN_FALLBACK_MS });
+  return vc.listener;
+}
+
+/** Runs `body` as the socket's turn, with its metrics logged once at the end. */
+export function startVoiceTurn(ctx: HandlerCtx, vc: VoiceConn, trigger: TurnTrigger, body: (turn: Turn, active: ActiveTurn) => Promise<void>): void {
+  const metrics = new TurnMetrics(trigger, ctx.now);
+  ctx.session.turns.start(ctx.conn, "the voice turn", async (turn) => {
+    const active: ActiveTurn = { turn, metrics, dispatching: false, replying: false };
+    vc.active = active;
+    try {
+      await body(turn, active);
+    } finally {
+      if (vc.active === active) vc.active = null;
+      metrics.interrupted ||= turn.signal.aborted;
+      metrics.log(ctx.session.deviceId);
+    }
+  });
+}
+
+function providerAlert(err: unknown): Error {
+  return err instanceof ProviderError ? new AlertError(`${err.provider} failed: ${err.message}`) : (err as Error);
+}
+
+function alert(ctx: HandlerCtx, message: string): void {
+  ctx.reply({ type: "alert", status: "error", message, emotion: "sad", session_id: ctx.conn.state.sessionId } satisfies AlertOut & { session_id: string });
+}
+
+/** Recognises an utterance the listener captured and hands the text on. */
+export async function speechTurn(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServices, active: ActiveTurn, u: Utterance): Promise<void> {
+  const { session, conn } = ctx;
+  const s = session.settings;
+  const { turn, metrics } = active;
+  metrics.audioMs = u.audioMs;
+  let text = "";
+  try {
+    const asr = providersFor(s, services.ai).asr;
+    if (!asr.ok) throw new AlertError(asr.reason);
+    const t0 = services.clock.now();
+    text = await asr.value.transcribe(u.audio, UPLINK_RATE, {
+      signal: turn.signal,
+      timeoutMs: s.ASR_TIMEOUT_MS,
+      ...(s.ASR_LANGUAGE ? { language: s.ASR_LANGUAGE } : {}),
+    });
+    metrics.asrMs = services.clock.now() - t0;
+  } catch (err) {
+    throw providerAlert(err);
+  } finally {
+    // Recognition is over: the listen state leaves `finalizing`.
+    if (conn.state.listen === "finalizing") {
+      const again = !text && conn.state.listenMode === "auto" && !turn.signal.aborted;
+      conn.state.listen = again ? "listening" : "idle";
+      if (again) listenerOf(vc, services, ctx).start("auto");
+      conn.save();
+    }
+  }
+  if (!text || turn.signal.aborted) return;
+  ctx.reply({ type: "stt", text, session_id: conn.state.sessionId });
+  active.dispatching = true;
+  try {
+    await session.utterance(ctx, text, "speech");
+  } finally {
+    active.dispatching = false;
+  }
+}
+
+interface VoiceExt extends Record<string, unknown> {
+  /** The "no TTS" alert went out on this socket (once per session). */
+  ttsAlerted: boolean;
+}
+
+function replyFor(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServices, active: ActiveTurn): Reply {
+  const { session, conn } = ctx;
+  const s = session.settings;
+  const tts = providersFor(s, services.ai).tts;
+  let ttsProvider: Tts | null = tts.ok ? tts.value : null;
+  const alertTtsOnce = (message: string) => {
+    const ext = attached<VoiceExt>(conn, "voice", () => ({ ttsAlerted: false }));
+    if (ext.ttsAlerted) return;
+    ext.ttsAlerted = true;
+    conn.save();
+    alert(ctx, message);
+  };
+  if (!tts.ok) alertTtsOnce(tts.reason);
+  const rate = s.DOWNLINK_SAMPLE_RATE;
+  const frameMs = downlinkFrameMs(conn.state.frameDuration);
+  let sent = 0;
+  const reply = new Reply({
+    clock: services.clock,
+    signal: active.turn.signal,
+    sessionId: conn.state.sessionId,
+    send: (msg) => ctx.reply(msg),
+    frame(pcm) {
+      if (!vc.encoder || vc.encoder.rate !== rate) {
+        vc.encoder?.codec.free();
+        vc.encoder = { rate, codec: services.opus().encoder(rate, DOWNLINK_OPUS) };
+      }
+      conn.sendBinary(encodeFrame(conn.state.binary, vc.encoder.codec.encode(pcm), (sent++ * frameMs) >>> 0));
+    },
+    tts: ttsProvider,
+    sampleRate: rate,
+    frameMs,
+    ...(s.TTS_VOICE ? { voice: s.TTS_VOICE } : {}),
+    ttsTimeoutMs: s.TTS_TIMEOUT_MS,
+    ttsFailed(err) {
+      ttsProvider = null;
+      alertTtsOnce(err instanceof ProviderError ? `${err.provider} failed: ${err.message}` : "TTS failed");
+    },
+  });
+  active.metrics.reply = reply.stats;
+  return reply;
+}
+
+/** Joins sentences as they were written: no space between CJK sentences. */
+function joined(sentences: readonly string[]): string {
+  return sentences.reduce((acc, s) => (acc && /[\p{Script=Han}\u3000-\u303f\uff00-\uffef]$/u.test(acc) ? acc + s : acc ? `${acc} ${s}` : s), "");
+}
+
+/** Speaks a fixed text (a greeting, a working-mode confirmation) in the running turn. */
+export async function say(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServices, active: ActiveTurn, text: string): Promise<void> {
+  const reply = replyFor(ctx, vc, services, active);
+  active.replying = true;
+  try {
+    for (const sentence of splitSentences(text)) reply.add(sentence);
+    await reply.finish();
+  } finally {
+    active.replying = false;
+  }
+}
+
+/** Answers an utterance with the LLM, spoken sentence by sentence; history keeps what was heard. */
+export async function chat(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServices, active: ActiveTurn, text: string): Promise<void> {
+  const { session } = ctx;
+  const s = session.settings;
+  const { turn, metrics } = active;
+  const llm = providersFor(s, services.ai).llm;
+  if (!llm.ok) throw new AlertError(llm.reason);
+  const history = new ChatHistory(session.sql, session.schema);
+  const messages: ChatMessage[] = [
+    { role: "system", content: s.CHAT_SYSTEM_PROMPT },
+    ...history.recent(s.CHAT_HISTORY_TURNS).map((m) => ({ role: m.role, content: m.content })),
+    { role: "user", content: text },
+  ];
+  const reply = replyFor(ctx, vc, services, active);
+  reply.start();
+  active.replying = true;
+  let failed = false;
+  const t0 = services.clock.now();
+  const took = () => services.clock.now() - t0;
+  try {
+    try {
+      const splitter = new SentenceSplitter();
+      for await (const ev of llm.value.stream({ messages, maxTokens: s.CHAT_MAX_TOKENS, signal: turn.signal, firstChunkTimeoutMs: s.LLM_TIMEOUT_MS })) {
+        if (ev.type !== "text") continue;
+        metrics.llmFirstTokenMs ??= took();
+        for (const sentence of splitter.push(ev.text)) {
+          metrics.llmFirstSentenceMs ??= took();
+          reply.add(sentence);
+        }
+      }
+      for (const sentence of splitter.flush()) {
+        metrics.llmFirstSentenceMs ??= took();
+        reply.add(sentence);
+      }
+    } catch (err) {
+      if (turn.signal.aborted) return;
+      failed = true;
+      const e = providerAlert(err);
+      if (!(e instanceof AlertError)) throw e;
+      alert(ctx, e.message);
+    }
+    await reply.finish();
+  } finally {
+    active.replying = false;
+    if (!failed) history.append(text, joined(reply.spoken), session.now(), s.CHAT_HISTORY_TURNS);
+  }
+}

@@ -29,6 +29,9 @@ export default defineConfig({
                 DEVICE_GROUPS: JSON.stringify({ "cc:cc:cc:00:00:01": "team-x" }),
                 DEVICE_ALIASES: JSON.stringify({ "AA:BB:CC:00:00:AA": "Alice" }),
                 LLM_BASE_URL: inject("llmUrl"),
+                ASR_BASE_URL: inject("llmUrl"),
+                TTS_BASE_URL: inject("llmUrl"),
+                TTS_MODEL: "fake-tts",
                 MEETING_WEBHOOK_URL: inject("webhookUrl"),
                 MEETING_WEBHOOK_SECRET: "test-webhook-secret",
               },
@@ -40,6 +43,8 @@ export default defineConfig({
           include: ["test/worker/**/*.test.ts"],
           globalSetup: ["./test/setup/worker-services.ts"],
           testTimeout: 20_000,
+          // The fake providers are one stateful server: files take turns steering it.
+          fileParallelism: false,
         },
       },
       {

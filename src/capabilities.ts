@@ -1,4 +1,5 @@
 import { activationCapability } from "./activation/capability.ts";
+import { codingCapability } from "./coding/capability.ts";
 import type { Bucket } from "./meeting/archive.ts";
 import { meetingCapability } from "./meeting/capability.ts";
 import { peerCapability } from "./peer/capability.ts";
@@ -28,6 +29,7 @@ export function deviceCapabilities(services: Services) {
     peerCapability(services),
     meetingCapability(services),
     workflowCapability(services),
+    codingCapability(),
     voiceCapability(services.voice),
   ] as const satisfies readonly Capability[];
 }

@@ -29,18 +29,23 @@ export class TestSocket {
   readonly inbox: Json[] = [];
   readonly received: Json[] = [];
   readonly binary: ArrayBuffer[] = [];
+  /** Everything received, text and binary, in arrival order. */
+  readonly log: Array<Json | Uint8Array> = [];
   closeEvent: { code: number; reason: string } | undefined;
   private waiters: Array<{ pred: (m: Json) => boolean; resolve: (m: Json) => void }> = [];
   private closeWaiters: Array<(e: { code: number; reason: string }) => void> = [];
 
   constructor(ws: WebSocket) {
     this.ws = ws;
+    (ws as { binaryType?: string }).binaryType = "arraybuffer";
     ws.addEventListener("message", (ev) => {
       if (typeof ev.data !== "string") {
         this.binary.push(ev.data as ArrayBuffer);
+        this.log.push(new Uint8Array(ev.data as ArrayBuffer));
         return;
       }
       const msg = JSON.parse(ev.data) as Json;
+      this.log.push(msg);
       this.received.push(msg);
       const i = this.waiters.findIndex((w) => w.pred(msg));
       if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(msg);

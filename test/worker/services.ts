@@ -17,6 +17,17 @@ export const llm = {
   calls: async (): Promise<number> => (await post(`${llmBase()}/__control/calls`)).calls,
 };
 
+/** The fake's voice endpoints: recognition answers, speech timing, latency, what it received. */
+export const voice = {
+  asr: (answer: string | string[] | null) => post(`${llmBase()}/__control/asr`, { answer }),
+  tts: (opts: { wavSampleRate?: number; pcmAsWav?: boolean; msPerCjk?: number; msPerLatin?: number; minMs?: number; chunkMs?: number }) =>
+    post(`${llmBase()}/__control/tts`, opts),
+  latency: (opts: { asr?: number; llm?: number; tts?: number; llmChunk?: number; ttsChunk?: number }) => post(`${llmBase()}/__control/latency`, opts),
+  fail: (kind: "asr" | "llm" | "tts", opts: { times?: number; status?: number } = {}) =>
+    post(`${llmBase()}/__control/mode`, { mode: "http500", kind, ...opts }),
+  records: (): Promise<{ chats: any[]; transcriptions: any[]; speeches: any[] }> => post(`${llmBase()}/__control/records`),
+};
+
 export interface Received {
   headers: Record<string, string>;
   body: string;

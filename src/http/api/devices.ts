@@ -39,6 +39,17 @@ export function deviceRoutes() {
     return c.json({ deviceId: id, closed });
   });
 
+  // The device's chat history (PROTOCOL §11, §5.1), oldest first; DELETE forgets it.
+  app.get("/:id/history", device, async (c) => {
+    const { id } = c.req.valid("param");
+    return c.json({ items: await deviceCaller(c.env)(id, "voice.history") });
+  });
+
+  app.delete("/:id/history", device, async (c) => {
+    const { id } = c.req.valid("param");
+    return c.json({ deviceId: id, cleared: await deviceCaller(c.env)(id, "voice.clearHistory") });
+  });
+
   app.post("/:id/activate", device, jsonBody(ActivateBody), async (c) => {
     const { id } = c.req.valid("param");
     const result = await deviceCaller(c.env)(id, "activation.activate", c.req.valid("json").code);

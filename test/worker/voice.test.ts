@@ -1,0 +1,292 @@
+import opusModule from "@evan/opus/wasm/opus.wasm";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { loadOpus } from "../../src/voice/opus.ts";
+import { rmsDb } from "../../src/voice/pcm.ts";
+import { tone } from "../../src/voice/signal.ts";
+import { api, connectDevice, type Json, type TestSocket, uniqueId } from "./helpers.ts";
+import { llm, voice } from "./services.ts";
+
+// The voice pipeline in workerd against the fake OpenAI-compatible server: real Opus both ways,
+// the energy VAD on decoded audio, streamed LLM sentences, paced frames, barge-in and history.
+
+const lib = loadOpus(opusModule);
+const DOWN_RATE = 24000;
+const FRAME = 1440; // 60 ms at 24 kHz
+
+/** Uplink as the firmware sends it: 16 kHz, 60 ms Opus packets; a tone stands in for a voice. */
+function utterancePackets(speechMs: number, silenceAfterMs: number): Uint8Array[] {
+  const enc = lib.encoder(16000, { complexity: 0, bitrate: "auto", dtx: true });
+  const pcm = new Int16Array(((300 + speechMs + silenceAfterMs) * 16000) / 1000);
+  pcm.set(tone(220, speechMs, 16000, 6000), (300 * 16000) / 1000);
+  const out: Uint8Array[] = [];
+  for (let o = 0; o + 960 <= pcm.length; o += 960) out.push(enc.encode(pcm.subarray(o, o + 960)));
+  enc.free();
+  return out;
+}
+
+function sendAudio(sock: TestSocket, packets: Uint8Array[]): void {
+  for (const p of packets) sock.ws.send(p);
+}
+
+const isStop = (m: Json) => m.type === "tts" && m.state === "stop";
+
+/** The turn's messages in arrival order, frames as "frame". */
+function sequence(sock: TestSocket): Array<string> {
+  return sock.log.map((m) => (m instanceof Uint8Array ? "frame" : m.type === "tts" ? `tts ${m.state}` : String(m.type)));
+}
+
+function decodeFrames(sock: TestSocket): Int16Array[] {
+  const dec = lib.decoder(DOWN_RATE);
+  const out = sock.log.filter((m): m is Uint8Array => m instanceof Uint8Array).map((p) => dec.decode(p));
+  dec.free();
+  return out;
+}
+
+async function history(id: string): Promise<Json[]> {
+  return ((await (await api(`/devices/${encodeURIComponent(id)}/history`)).json()) as Json).items;
+}
+
+beforeEach(async () => {
+  await llm.reset();
+  // Short speech keeps the paced replies short: ~300 ms per sentence.
+  await voice.tts({ msPerLatin: 15, msPerCjk: 60, minMs: 300 });
+});
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("typed chat (listen detect)", () => {
+  it("answers with stt, tts start, emotion, sentences with paced Opus frames, tts stop", async () => {
+    await llm.answer("Sunny and warm today. Take a hat!");
+    const id = uniqueId();
+    const { sock, hello } = await connectDevice(id);
+    sock.log.length = 0;
+    sock.send({ type: "listen", state: "detect", text: "what is the weather" });
+    await sock.next(isStop, 15_000);
+
+    const seq = sequence(sock).filter((s, i, a) => s !== "frame" || a[i - 1] !== "frame");
+    expect(seq).toEqual(["stt", "tts start", "llm", "tts sentence_start", "frame", "tts sentence_start", "frame", "tts stop"]);
+    const json = sock.log.filter((m): m is Json => !(m instanceof Uint8Array));
+    expect(json[0]).toEqual({ type: "stt", text: "what is the weather", session_id: hello.session_id });
+    expect(json.every((m) => m.session_id === hello.session_id)).toBe(true);
+    expect(json.filter((m) => m.state === "sentence_start").map((m) => m.text)).toEqual(["Sunny and warm today.", "Take a hat!"]);
+    expect(json[2]).toMatchObject({ type: "llm", emotion: expect.any(String), text: expect.any(String) });
+
+    // Every downlink packet decodes at the hello's rate to exactly one 60 ms frame, and carries sound.
+    const frames = decodeFrames(sock);
+    expect(frames.length).toBeGreaterThanOrEqual(8);
+    expect(frames.map((f) => f.length).filter((n) => n !== FRAME)).toEqual([]);
+    expect(Math.max(...frames.map((f) => rmsDb(f)))).toBeGreaterThan(-30);
+
+    const items = await history(id);
+    expect(items.map((m) => [m.role, m.text])).toEqual([
+      ["user", "what is the weather"],
+      ["assistant", "Sunny and warm today. Take a hat!"],
+    ]);
+    sock.close();
+  });
+
+  it("sends the history with the next turn, and DELETE clears it", async () => {
+    const id = uniqueId();
+    const { sock } = await connectDevice(id);
+    await llm.answer("Paris.");
+    sock.send({ type: "listen", state: "detect", text: "capital of France?" });
+    await sock.next(isStop, 15_000);
+    await llm.answer("About two million.");
+    sock.send({ type: "listen", state: "detect", text: "how many people live there?" });
+    await sock.next(isStop, 15_000);
+    const { chats } = await voice.records();
+    const last = chats.at(-1)!.messages.map((m: Json) => [m.role, m.content]);
+    expect(last.slice(1)).toEqual([
+      ["user", "capital of France?"],
+      ["assistant", "Paris."],
+      ["user", "how many people live there?"],
+    ]);
+    expect(last[0][0]).toBe("system");
+    const del = await api(`/devices/${id}/history`, { method: "DELETE" });
+    expect(await del.json()).toEqual({ deviceId: id, cleared: 4 });
+    expect(await history(id)).toEqual([]);
+    sock.close();
+  });
+
+  it("greets a wake word without calling the LLM", async () => {
+    const { sock } = await connectDevice(uniqueId());
+    const before = await llm.calls();
+    sock.send({ type: "listen", state: "detect", text: "你好小智" });
+    await sock.next(isStop, 15_000);
+    expect(await sock.next((m) => m.state === "sentence_start")).toMatchObject({ text: "你好，我在。" });
+    expect(await llm.calls()).toBe(before);
+    expect(decodeFrames(sock).length).toBeGreaterThan(0);
+    sock.close();
+  });
+
+  it("a listen start right after the typed utterance does not cancel the answer (the test page)", async () => {
+    await llm.answer("Still here.");
+    const { sock } = await connectDevice(uniqueId());
+    sock.send({ type: "listen", state: "detect", text: "are you there" });
+    sock.send({ type: "listen", state: "start", mode: "auto" });
+    expect(await sock.next((m) => m.state === "sentence_start", 15_000)).toMatchObject({ text: "Still here." });
+    await sock.next(isStop, 15_000);
+    sock.close();
+  });
+});
+
+describe("speech turns", () => {
+  it("manual mode: listen stop ends the utterance; ASR gets a WAV of it; the answer is spoken", async () => {
+    await voice.asr("turn on the light");
+    await llm.answer("Done.");
+    const { sock, hello } = await connectDevice(uniqueId());
+    sock.send({ type: "listen", state: "start", mode: "manual" });
+    sendAudio(sock, utterancePackets(900, 300));
+    await new Promise((r) => setTimeout(r, 350)); // past the listen debounce
+    sock.send({ type: "listen", state: "stop" });
+    expect(await sock.next((m) => m.type === "stt", 10_000)).toEqual({ type: "stt", text: "turn on the light", session_id: hello.session_id });
+    await sock.next(isStop, 15_000);
+    const { transcriptions } = await voice.records();
+    const t = transcriptions.at(-1)!;
+    expect(t.mimeType).toBe("audio/wav");
+    expect(t.sampleRate).toBe(16000);
+    expect(t.durationMs).toBeGreaterThan(800);
+    sock.close();
+  });
+
+  it("auto mode: the server VAD ends the utterance after the silence", async () => {
+    await voice.asr("what time is it");
+    await llm.answer("Time for tea.");
+    const log = vi.spyOn(console, "log");
+    const id = uniqueId();
+    const { sock } = await connectDevice(id);
+    sock.send({ type: "listen", state: "start", mode: "auto" });
+    sendAudio(sock, utterancePackets(900, 1200));
+    expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "what time is it" });
+    await sock.next(isStop, 15_000);
+    await new Promise((r) => setTimeout(r, 50));
+    const turn = log.mock.calls
+      .map((c) => String(c[0]))
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
+      .find((l) => l.event === "voice.turn" && l.deviceId === id);
+    expect(turn).toMatchObject({ trigger: "vad", interrupted: false, frames: expect.any(Number), asrMs: expect.any(Number) });
+    expect(turn.frames).toBeGreaterThan(0);
+    expect(turn.firstFrameMs).toBeGreaterThan(0);
+    sock.close();
+  });
+
+  it("a 0-byte frame ends the utterance", async () => {
+    await voice.asr("end frame");
+    await llm.answer("Ok.");
+    const { sock } = await connectDevice(uniqueId());
+    sock.send({ type: "listen", state: "start", mode: "manual" });
+    sendAudio(sock, utterancePackets(800, 120));
+    sock.ws.send(new Uint8Array(0));
+    expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "end frame" });
+    await sock.next(isStop, 15_000);
+    sock.close();
+  });
+
+  it("silence is not an utterance: nothing is sent to ASR", async () => {
+    const { sock } = await connectDevice(uniqueId());
+    const before = (await voice.records()).transcriptions.length;
+    sock.send({ type: "listen", state: "start", mode: "auto" });
+    sendAudio(sock, utterancePackets(0, 2000));
+    sock.ws.send(new Uint8Array(0));
+    await sock.request({ type: "keepalive" }, "pong");
+    expect((await voice.records()).transcriptions.length).toBe(before);
+    expect(sock.received.filter((m) => m.type === "stt")).toEqual([]);
+    sock.close();
+  });
+});
+
+describe("barge-in", () => {
+  it("abort stops the frames at once and history keeps only what was played", async () => {
+    await llm.answer("First sentence here. Second sentence here. Third sentence here. Fourth one. Fifth one.");
+    const id = uniqueId();
+    const { sock } = await connectDevice(id);
+    sock.send({ type: "listen", state: "detect", text: "tell me a story" });
+    await sock.next((m) => m.state === "sentence_start" && m.text === "Second sentence here.", 15_000);
+    sock.log.length = 0;
+    sock.send({ type: "abort" });
+    await sock.next(isStop, 5000);
+    await new Promise((r) => setTimeout(r, 600));
+    // Nothing after the stop: no frame, no sentence.
+    const seq = sequence(sock);
+    expect(seq.slice(seq.indexOf("tts stop") + 1)).toEqual([]);
+    const items = await history(id);
+    expect(items.at(-1)).toMatchObject({ role: "assistant", text: "First sentence here." });
+    sock.close();
+  });
+
+  it("realtime: speech while the reply plays interrupts it", async () => {
+    await llm.answer("One long sentence to speak. Another long sentence. And a third long one. And a fourth.");
+    await voice.asr("stop");
+    const { sock } = await connectDevice(uniqueId());
+    sock.send({ type: "listen", state: "start", mode: "realtime" });
+    sock.send({ type: "listen", state: "detect", text: "talk to me" });
+    await sock.next((m) => m.state === "sentence_start", 15_000);
+    sock.log.length = 0;
+    sendAudio(sock, utterancePackets(900, 1200));
+    await sock.next(isStop, 5000);
+    const seq = sequence(sock);
+    const after = seq.slice(seq.indexOf("tts stop") + 1);
+    expect(after.includes("frame") ? after.indexOf("stt") < after.indexOf("frame") : true).toBe(true);
+    // The interrupting speech becomes the next turn.
+    expect(await sock.next((m) => m.type === "stt" && m.text === "stop", 10_000)).toBeTruthy();
+    sock.close();
+  });
+
+  it("auto mode: audio while the reply plays is not a new turn", async () => {
+    await llm.answer("Listening is off while I speak. This is the second sentence.");
+    const { sock } = await connectDevice(uniqueId());
+    const before = (await voice.records()).transcriptions.length;
+    sock.send({ type: "listen", state: "start", mode: "auto" });
+    sock.send({ type: "listen", state: "detect", text: "say something" });
+    await sock.next((m) => m.state === "sentence_start", 15_000);
+    sendAudio(sock, utterancePackets(900, 1200));
+    await sock.next(isStop, 15_000);
+    expect((await voice.records()).transcriptions.length).toBe(before);
+    sock.close();
+  });
+});
+
+describe("providers failing", () => {
+  it("ASR failing: an alert naming it, and the session goes on", async () => {
+    await voice.fail("asr", { times: 1 });
+    const { sock } = await connectDevice(uniqueId());
+    sock.send({ type: "listen", state: "start", mode: "manual" });
+    sendAudio(sock, utterancePackets(800, 120));
+    sock.ws.send(new Uint8Array(0));
+    const alert = await sock.next((m) => m.type === "alert", 10_000);
+    expect(alert).toMatchObject({ status: "error", emotion: "sad", session_id: expect.any(String) });
+    expect(alert.message).toMatch(/^ASR failed: HTTP 500/);
+    expect(await sock.request({ type: "keepalive" }, "pong")).toMatchObject({ type: "pong" });
+    sock.close();
+  });
+
+  it("LLM failing: an alert, then tts stop", async () => {
+    await voice.fail("llm", { times: 1 });
+    const { sock } = await connectDevice(uniqueId());
+    sock.send({ type: "listen", state: "detect", text: "hello there" });
+    expect((await sock.next((m) => m.type === "alert", 10_000)).message).toMatch(/^LLM failed/);
+    await sock.next(isStop, 5000);
+    sock.close();
+  });
+
+  it("TTS failing: one alert per session, the reply shown as text without frames", async () => {
+    await voice.fail("tts", {});
+    await llm.answer("Shown, not spoken. Twice.");
+    const { sock } = await connectDevice(uniqueId());
+    sock.send({ type: "listen", state: "detect", text: "first" });
+    await sock.next(isStop, 15_000);
+    sock.send({ type: "listen", state: "detect", text: "second" });
+    await sock.next(isStop, 15_000);
+    expect(sock.received.filter((m) => m.type === "alert")).toHaveLength(1);
+    expect(sock.received.filter((m) => m.state === "sentence_start").map((m) => m.text)).toEqual([
+      "Shown, not spoken.",
+      "Twice.",
+      "Shown, not spoken.",
+      "Twice.",
+    ]);
+    expect(sock.binary).toHaveLength(0);
+    await llm.reset();
+    sock.close();
+  });
+});

@@ -26,6 +26,8 @@ export const voice = {
   fail: (kind: "asr" | "llm" | "tts", opts: { times?: number; status?: number } = {}) =>
     post(`${llmBase()}/__control/mode`, { mode: "http500", kind, ...opts }),
   records: (): Promise<{ chats: any[]; transcriptions: any[]; speeches: any[] }> => post(`${llmBase()}/__control/records`),
+  /** The WAV the server sent to ASR last. */
+  lastAudio: async (): Promise<Uint8Array> => Uint8Array.from(atob((await post(`${llmBase()}/__control/last-audio`)).base64 ?? ""), (c) => c.charCodeAt(0)),
 };
 
 export interface Received {

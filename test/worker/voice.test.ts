@@ -1,8 +1,14 @@
 import opusModule from "@evan/opus/wasm/opus.wasm";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { env } from "cloudflare:workers";
+import { runInDurableObject } from "cloudflare:test";
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from "vitest";
+import { synthesizeSpeech } from "../../scripts/lib/fake-openai/audio.ts";
+import { demuxOggOpus } from "../../src/voice/ogg.ts";
 import { loadOpus } from "../../src/voice/opus.ts";
-import { rmsDb } from "../../src/voice/pcm.ts";
-import { tone } from "../../src/voice/signal.ts";
+import { concatPcm, rmsDb } from "../../src/voice/pcm.ts";
+import { snrDb, tone } from "../../src/voice/signal.ts";
+import { parseWav } from "../../src/voice/wav.ts";
+import zhMeta from "../fixtures/speech-zh.json";
 import { api, connectDevice, type Json, type TestSocket, uniqueId } from "./helpers.ts";
 import { llm, voice } from "./services.ts";
 
@@ -28,6 +34,20 @@ function sendAudio(sock: TestSocket, packets: Uint8Array[]): void {
   for (const p of packets) sock.ws.send(p);
 }
 
+declare module "vitest" {
+  // Provided by test/setup/worker-services.ts (Node reads the files; workerd cannot).
+  export interface ProvidedContext {
+    speechZh: string;
+    speechEn: string;
+  }
+}
+
+const TIMING = { msPerLatin: 15, msPerCjk: 60, minMs: 300 };
+
+function fixture(name: "speechZh" | "speechEn") {
+  return demuxOggOpus(Uint8Array.from(atob(inject(name)), (c) => c.charCodeAt(0)));
+}
+
 const isStop = (m: Json) => m.type === "tts" && m.state === "stop";
 
 /** The turn's messages in arrival order, frames as "frame". */
@@ -49,7 +69,7 @@ async function history(id: string): Promise<Json[]> {
 beforeEach(async () => {
   await llm.reset();
   // Short speech keeps the paced replies short: ~300 ms per sentence.
-  await voice.tts({ msPerLatin: 15, msPerCjk: 60, minMs: 300 });
+  await voice.tts(TIMING);
 });
 
 afterEach(() => vi.restoreAllMocks());
@@ -247,7 +267,38 @@ describe("barge-in", () => {
   });
 });
 
-describe("providers failing", () => {
+describe("providers missing or failing", () => {
+  it("LLM without TTS: the alert once per session, then each reply as text between tts start and stop", async () => {
+    const put = (values: Record<string, string | null>) => api("/config", { method: "PUT", body: JSON.stringify({ values }) });
+    const set = await put({ TTS_PROVIDER: "workers-ai" });
+    expect(set.status, await set.clone().text()).toBe(200);
+    const id = uniqueId();
+    await runInDurableObject(env.DEVICE.get(env.DEVICE.idFromName(id)), (o) => o.config.refresh(Date.now(), true));
+    try {
+      await llm.answer("No voice today. Only text.");
+      const { sock } = await connectDevice(id);
+      for (const text of ["first", "second"]) {
+        sock.log.length = 0;
+        sock.send({ type: "listen", state: "detect", text });
+        await sock.next(isStop, 15_000);
+        const expected = ["stt", ...(text === "first" ? ["alert"] : []), "tts start", "llm", "tts sentence_start", "tts sentence_start", "tts stop"];
+        expect(sequence(sock)).toEqual(expected);
+      }
+      const alert = sock.received.find((m) => m.type === "alert");
+      expect(alert?.message).toMatch(/TTS is not configured/);
+      expect(sock.received.filter((m) => m.state === "sentence_start").map((m) => m.text)).toEqual([
+        "No voice today.",
+        "Only text.",
+        "No voice today.",
+        "Only text.",
+      ]);
+      sock.close();
+    } finally {
+      await put({ TTS_PROVIDER: null });
+      await runInDurableObject(env.DEVICE.get(env.DEVICE.idFromName(id)), (o) => o.config.refresh(Date.now(), true));
+    }
+  });
+
   it("ASR failing: an alert naming it, and the session goes on", async () => {
     await voice.fail("asr", { times: 1 });
     const { sock } = await connectDevice(uniqueId());
@@ -289,4 +340,60 @@ describe("providers failing", () => {
     await llm.reset();
     sock.close();
   });
+});
+
+describe("the speech fixture, both ways", () => {
+  it("real speech survives the server's decode: the VAD ends it and ASR gets it sample for sample", async () => {
+    await voice.asr("今天天气怎么样");
+    await llm.answer("晴天。");
+    const ogg = fixture("speechZh");
+    const { sock } = await connectDevice(uniqueId());
+    sock.send({ type: "listen", state: "start", mode: "auto" });
+    sendAudio(sock, ogg.packets);
+    expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "今天天气怎么样" });
+    await sock.next(isStop, 15_000);
+
+    const sent = parseWav(await voice.lastAudio());
+    expect(sent?.sampleRate).toBe(16000);
+    const got = sent!.pcm;
+    // The utterance holds all of the speech, with the pre-roll before it, and not much more.
+    const gotMs = (got.length * 1000) / 16000;
+    expect(gotMs).toBeGreaterThanOrEqual(zhMeta.speechEndMs - zhMeta.speechStartMs);
+    expect(gotMs).toBeLessThan(zhMeta.durationMs);
+    // Decoded here with the same libopus, packet by packet: the server's samples are the same ones.
+    const dec = lib.decoder(16000);
+    const reference = concatPcm(ogg.packets.map((p) => dec.decode(p)));
+    dec.free();
+    const probe = got.subarray(got.length >> 1, (got.length >> 1) + 64);
+    let offset = -1;
+    for (let i = 0; i + got.length <= reference.length && offset < 0; i++) {
+      if (probe.every((v, k) => reference[i + (got.length >> 1) + k] === v)) offset = i;
+    }
+    expect(offset).toBeGreaterThanOrEqual(0);
+    expect(got.every((v, k) => reference[offset + k] === v)).toBe(true);
+    sock.close();
+  });
+
+  for (const tts of [
+    { name: "raw PCM at 24 kHz", opts: {} },
+    { name: "WAV at 22,050 Hz, resampled", opts: { pcmAsWav: true, wavSampleRate: 22050 } },
+  ]) {
+    it(`the reply stays intelligible after encoding (${tts.name}): SNR and duration against the provider's signal`, async () => {
+      await voice.tts({ ...TIMING, ...tts.opts });
+      const text = "The quick brown fox jumps over the lazy dog.";
+      await llm.answer(text);
+      const { sock } = await connectDevice(uniqueId());
+      sock.send({ type: "listen", state: "detect", text: "say the pangram" });
+      await sock.next(isStop, 15_000);
+      const heard = concatPcm(decodeFrames(sock));
+      const reference = synthesizeSpeech(text, DOWN_RATE, TIMING, { voice: "alloy" });
+      const refMs = (reference.length * 1000) / DOWN_RATE;
+      const heardMs = (heard.length * 1000) / DOWN_RATE;
+      expect(heardMs).toBeGreaterThanOrEqual(refMs);
+      expect(heardMs).toBeLessThanOrEqual(refMs + 60); // the last frame is padded, nothing else added
+      // ~20 dB measured for both; a wrong rate or a dropped frame falls to a few dB.
+      expect(snrDb(reference, heard, 960)).toBeGreaterThan(15);
+      sock.close();
+    });
+  }
 });

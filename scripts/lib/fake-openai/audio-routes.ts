@@ -44,6 +44,7 @@ export async function transcriptions(ctx: RouteContext): Promise<void> {
     return;
   }
   const bytes = new Uint8Array(await file.arrayBuffer());
+  ctx.server.received.lastAudio = bytes;
   if (bytes.length === 0) {
     badRequest(ctx.res, "Audio file is empty.", "file");
     return;

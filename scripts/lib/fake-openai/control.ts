@@ -84,6 +84,8 @@ export function controlRoutes(getFake: () => FakeOpenAI): Route[] {
       return f.config().latency;
     }),
     control("/__control/config", (_b, f) => f.config()),
+    // The last audio file a transcription request uploaded, as base64 (null before any).
+    control("/__control/last-audio", (_b, f) => ({ base64: f.received.lastAudio ? Buffer.from(f.received.lastAudio).toString("base64") : null })),
     // Everything recorded, without raw bodies: typed records per endpoint plus a line per request.
     control("/__control/records", (_b, f) => ({
       chats: f.chats,

@@ -87,6 +87,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
   const requests: RecordedRequest[] = [];
   const chats: ChatRecord[] = [];
   const transcriptionRecords: TranscriptionRecord[] = [];
+  const received: { lastAudio: Uint8Array | null } = { lastAudio: null };
   const speeches: SpeechRecord[] = [];
   const routes: Route[] = [...(opts.routes ?? []), ...ROUTES];
   const initial = {
@@ -149,6 +150,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     chats,
     transcriptions: transcriptionRecords,
     speeches,
+    received,
   };
 
   const takeMode = (kind: EndpointKind | undefined): ActiveMode | null => {
@@ -269,6 +271,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
     chats,
     transcriptions: transcriptionRecords,
     speeches,
+    received,
     setAnswer(next) {
       answer = own(next);
     },
@@ -318,6 +321,7 @@ export async function startFakeOpenAI(opts: FakeOpenAIOptions = {}): Promise<Fak
       requests.length = 0;
       chats.length = 0;
       transcriptionRecords.length = 0;
+      received.lastAudio = null;
       speeches.length = 0;
       globalModes = new Map();
       oneShot = [];

@@ -291,6 +291,8 @@ export interface FakeOpenAIState {
   chats: ChatRecord[];
   transcriptions: TranscriptionRecord[];
   speeches: SpeechRecord[];
+  /** The last uploaded audio file as it arrived (for tests that compare it with what was sent). */
+  received: { lastAudio: Uint8Array | null };
 }
 
 export interface FakeOpenAIConfig {
@@ -309,6 +311,7 @@ export interface FakeOpenAI {
   chats: ChatRecord[];
   transcriptions: TranscriptionRecord[];
   speeches: SpeechRecord[];
+  received: { lastAudio: Uint8Array | null };
   /** Chat rounds: a fixed one, a queue (a script, one round per request), or a function. */
   setAnswer(answer: Answer): void;
   setAsrAnswer(answer: AsrAnswer): void;

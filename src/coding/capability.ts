@@ -1,5 +1,6 @@
 import { llmFor } from "../llm/client.ts";
 import { capability, route, type HandlerCtx, type Session } from "../session/capability.ts";
+import { MODE } from "../session/device-store.ts";
 import { handleCoding } from "./handler.ts";
 import { CodingIn } from "./messages.ts";
 import { produceInsight, type InsightDeps } from "./produce.ts";
@@ -42,6 +43,10 @@ export function codingCapability(deps: Partial<InsightDeps> = {}) {
   function afterHello(ctx: HandlerCtx): void {
     const { session } = ctx;
     if (session.mode !== "coding") return;
+    // This work runs after the hello reply: a device quick enough may already have started the
+    // mode on this very socket, and then there is nothing to catch up on.
+    const since = session.store.get(MODE)?.startedAt ?? 0;
+    if (ctx.conn.state.helloAt !== null && since >= ctx.conn.state.helloAt) return;
     const run = codingStore(session).run();
     if (run.seq === 0) return;
     if (run.last && run.last.seq === run.seq && (run.last.msg.event === "summary") === run.stopped) {

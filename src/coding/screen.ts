@@ -6,6 +6,8 @@ import { isStackLine } from "./patterns.ts";
 // happens to be long). An item is dropped when it
 // - shares a long run of text with a raw history line: ≥ 40 characters, or ≥ 60% of the item when
 //   that run is at least 16 characters (shorter runs are ordinary words like "npm test");
+// - contains a whole raw line of at least 16 characters, names or not (a line that is mostly a
+//   file name and a test count is still a line of the log), unless that line is itself a name;
 // - looks like a stack frame, a traceback, a file path with line numbers, a memory address, a log
 //   prefix (npm ERR!, FAIL, E   …) or a piece of code.
 // Comparison is on normalised text (case, quotes, spacing, leading bullets) so cosmetic changes
@@ -31,6 +33,9 @@ export interface RawIndex {
   grams: Set<string>;
   lines: Set<string>;
 }
+
+/** Whole raw lines this long or longer may not appear inside an item (see containsRawLine). */
+const WHOLE_LINE_MIN = GRAM;
 
 /** Every GRAM-character window of every raw log line; built once per screening, not per item. */
 export function rawIndex(entries: readonly HistoryEntry[]): RawIndex {
@@ -72,10 +77,23 @@ export function longestEcho(item: string, index: RawIndex, allow: readonly strin
   return best;
 }
 
+/**
+ * The item, unmasked, contains a whole raw line. Masking names keeps advice that quotes a long test
+ * name; it must not let through "❯ src/auth/auth.test.ts (5 tests | 2 failed) 5043ms", which is
+ * mostly names and would pass the share rule once they are masked.
+ */
+export function containsRawLine(item: string, index: RawIndex, allow: readonly string[] = []): boolean {
+  const s = normalizeForCompare(item);
+  if (s.length < WHOLE_LINE_MIN) return false;
+  const names = new Set(allow.map(normalizeForCompare));
+  for (const line of index.lines) if (line.length >= WHOLE_LINE_MIN && !names.has(line) && s.includes(line)) return true;
+  return false;
+}
+
 export function echoesRaw(item: string, index: RawIndex, allow: readonly string[] = []): boolean {
   const len = normalizeForCompare(item).length;
   const echo = longestEcho(item, index, allow);
-  return echo >= ECHO_MIN_CHARS || (echo >= GRAM && echo >= ECHO_MIN_SHARE * len) || (len > 0 && echo === len);
+  return echo >= ECHO_MIN_CHARS || (echo >= GRAM && echo >= ECHO_MIN_SHARE * len) || (len > 0 && echo === len) || containsRawLine(item, index, allow);
 }
 
 const RAW_SHAPES: RegExp[] = [

@@ -7,7 +7,7 @@ import { CodingInsightOut, INSIGHT_LISTS, type CodingInsightOut as Out } from ".
 import { normalizeInsight } from "../../src/coding/normalize.ts";
 import { buildInsightPrompt, PROMPT_MAX_CHARS, redactLine } from "../../src/coding/prompt.ts";
 import { looksRaw, screen } from "../../src/coding/screen.ts";
-import { extractSignals } from "../../src/coding/signals.ts";
+import { extractSignals, signalNames } from "../../src/coding/signals.ts";
 
 // PROTOCOL §8 insight: specific advice from the signals, LLM answers normalised and screened, and
 // never a raw log line or a stack frame in the output, whoever wrote it.
@@ -255,6 +255,18 @@ describe("screen", () => {
       entries,
     );
     expect(out).toEqual(["Discount code SAVE10 is not applied to the cart total"]);
+  });
+
+  it("a raw line made mostly of names is still a raw line, names or not", () => {
+    const vitest = log(fixture("vitest-fail.txt"));
+    const names = signalNames(extractSignals(vitest));
+    expect(names).toContain("src/auth/auth.test.ts");
+    const out = screen(["❯ src/auth/auth.test.ts (5 tests | 2 failed) 5043ms", "Fix rejects expired tokens in src/auth/auth.test.ts"], vitest, names);
+    expect(out).toEqual(["Fix rejects expired tokens in src/auth/auth.test.ts"]);
+    const net = log(fixture("network-flaky.txt"));
+    expect(screen(["hostname: 'api.staging.acme.dev'", "Check DNS for api.staging.acme.dev"], net, signalNames(extractSignals(net)))).toEqual([
+      "Check DNS for api.staging.acme.dev",
+    ]);
   });
 
   it("keeps short shared words: a command or a file name is fine", () => {

@@ -86,7 +86,17 @@ export const SettingsSchema = z.object({
   IDLE_WARNING_S: int(15, 0, 3600),
   LOG_MAX_MESSAGE_LENGTH: int(2000, 64, 1_000_000),
   LOG_LEVEL: z.preprocess(blankToUndefined, z.enum(["debug", "info", "warn", "error"]).default("info")).catch("info"),
-  DOWNLINK_SAMPLE_RATE: int(24000, 8000, 48000),
+  // Opus encodes only these rates; the hello announces it and the device decodes at it.
+  DOWNLINK_SAMPLE_RATE: z
+    .preprocess(
+      blankToUndefined,
+      z.coerce
+        .number()
+        .int()
+        .refine((v) => [8000, 12000, 16000, 24000, 48000].includes(v))
+        .default(24000),
+    )
+    .catch(24000),
 
   DEVICE_GROUPS: jsonRecord(z.string()),
   DEVICE_ALIASES: jsonRecord(z.string()),

@@ -216,6 +216,42 @@ describe("speech turns", () => {
   });
 });
 
+describe("speech in modes", () => {
+  it("meeting mode: speech becomes a transcript segment, nothing is spoken", async () => {
+    await voice.asr("we ship on friday");
+    const before = await llm.calls();
+    const { sock } = await connectDevice(uniqueId());
+    await sock.request({ type: "mode", state: "start", mode: "meeting" });
+    sock.log.length = 0;
+    sock.send({ type: "listen", state: "start", mode: "auto" });
+    sendAudio(sock, utterancePackets(900, 1200));
+    expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "we ship on friday" });
+    expect(await sock.next((m) => m.type === "audio" && m.event === "transcription")).toMatchObject({ text: "we ship on friday" });
+    await sock.request({ type: "keepalive" }, "pong");
+    expect(sequence(sock).filter((t) => t.startsWith("tts") || t === "frame")).toEqual([]);
+    expect(await llm.calls()).toBe(before);
+    sock.close();
+  });
+
+  it("working mode: a spoken task command runs without the LLM and its confirmation is spoken", async () => {
+    await voice.asr("refresh tasks");
+    const before = await llm.calls();
+    const { sock } = await connectDevice(uniqueId("dd:ee:ff"));
+    await sock.request({ type: "mode", state: "start", mode: "working" });
+    sock.log.length = 0;
+    sock.send({ type: "listen", state: "start", mode: "manual" });
+    sendAudio(sock, utterancePackets(800, 120));
+    sock.ws.send(new Uint8Array(0));
+    expect(await sock.next((m) => m.type === "workflow" && m.event === "command", 10_000)).toMatchObject({ intent: "refresh", status: "ok" });
+    await sock.next(isStop, 15_000);
+    const seq = sequence(sock).filter((t, i, a) => t !== "frame" || a[i - 1] !== "frame");
+    expect(seq.slice(seq.indexOf("tts start"))).toEqual(["tts start", "llm", "tts sentence_start", "frame", "tts stop"]);
+    expect(seq.indexOf("stt")).toBeLessThan(seq.indexOf("tts start"));
+    expect(await llm.calls()).toBe(before);
+    sock.close();
+  });
+});
+
 describe("barge-in", () => {
   it("abort stops the frames at once and history keeps only what was played", async () => {
     await llm.answer("First sentence here. Second sentence here. Third sentence here. Fourth one. Fifth one.");

@@ -1,5 +1,13 @@
 import { env } from "cloudflare:workers";
 
+declare module "vitest" {
+  // Provided by test/setup/worker-services.ts (Node reads the files; workerd cannot).
+  export interface ProvidedContext {
+    speechZh: string;
+    speechEn: string;
+  }
+}
+
 // Steering the Node-side test services (see test/setup/worker-services.ts) from inside workerd.
 
 const llmBase = () => env.LLM_BASE_URL.replace(/\/v1\/?$/, "");

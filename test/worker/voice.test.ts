@@ -34,14 +34,6 @@ function sendAudio(sock: TestSocket, packets: Uint8Array[]): void {
   for (const p of packets) sock.ws.send(p);
 }
 
-declare module "vitest" {
-  // Provided by test/setup/worker-services.ts (Node reads the files; workerd cannot).
-  export interface ProvidedContext {
-    speechZh: string;
-    speechEn: string;
-  }
-}
-
 const TIMING = { msPerLatin: 15, msPerCjk: 60, minMs: 300 };
 
 function fixture(name: "speechZh" | "speechEn") {

@@ -3,9 +3,10 @@ import { capacityScenario } from "./capacity.ts";
 import { connectScenario } from "./connect.ts";
 import { fanoutScenario } from "./fanout.ts";
 import { finalizeScenario } from "./finalize.ts";
+import { hostileScenario } from "./hostile.ts";
 import { inboxScenario } from "./inbox.ts";
 import { peerScenario } from "./peer.ts";
 
 // Every benchmark scenario, in run order; each starts on a fresh server. `--only a,b` picks by
 // name.
-export const SCENARIOS: Scenario[] = [connectScenario, capacityScenario, peerScenario, inboxScenario, fanoutScenario, finalizeScenario];
+export const SCENARIOS: Scenario[] = [connectScenario, capacityScenario, peerScenario, inboxScenario, fanoutScenario, finalizeScenario, hostileScenario];

@@ -1,11 +1,16 @@
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { formatInsight, planReplay, replay } from "./lib/coding-replay.ts";
 import { DeviceClient } from "./lib/device-client.ts";
 import { formatIncoming, parseSimCommand, SIM_HELP, simHello } from "./lib/sim-commands.ts";
 
 // Interactive device simulator: OTA check, WebSocket with the firmware's headers, firmware hello,
 // then commands from stdin (see `help`). Every frame that arrives is printed as one `< ...` line.
 //   npm run device -- --url http://127.0.0.1:8787 --id aa:bb:cc:dd:ee:ff [--client <uuid>] [--alias] [--protocol 1|2|3] [--query]
+//   npm run device -- --coding-log build.log [--coding-batch 10] [--coding-pace 100]
+// With --coding-log the simulator replays the file in coding mode (scripts/lib/coding-replay.ts),
+// prints each insight and the summary, and exits.
 
 const { values } = parseArgs({
   options: {
@@ -15,6 +20,9 @@ const { values } = parseArgs({
     alias: { type: "boolean", default: false },
     protocol: { type: "string", default: "1" },
     query: { type: "boolean", default: false },
+    "coding-log": { type: "string" },
+    "coding-batch": { type: "string", default: "10" },
+    "coding-pace": { type: "string", default: "100" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -22,7 +30,10 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(
     "usage: npm run device -- --url http://127.0.0.1:8787 --id aa:bb:cc:dd:ee:ff [--client <uuid>] [--alias] [--protocol 1|2|3] [--query]\n" +
-      "  --alias     use the /xiaozhi/ paths instead of /supie/\n  --query     identity and token in the URL query, like the browser test page\n\n" +
+      "  --alias     use the /xiaozhi/ paths instead of /supie/\n  --query     identity and token in the URL query, like the browser test page\n" +
+      "  --coding-log FILE   replay FILE in coding mode, print the insights and the summary, exit\n" +
+      "                      (lines `::step <name> <status>` and `::phase <name>` become step and phase events)\n" +
+      "  --coding-batch N    log lines per message (default 10)\n  --coding-pace MS    pause between messages (default 100)\n\n" +
       SIM_HELP,
   );
   process.exit(0);
@@ -31,6 +42,21 @@ const protocol = Number(values.protocol);
 if (protocol !== 1 && protocol !== 2 && protocol !== 3) {
   console.error(`--protocol must be 1, 2 or 3 (got ${values.protocol})`);
   process.exit(2);
+}
+const codingBatch = Number(values["coding-batch"]);
+const codingPace = Number(values["coding-pace"]);
+if (!Number.isInteger(codingBatch) || codingBatch < 1 || !Number.isFinite(codingPace) || codingPace < 0) {
+  console.error(`--coding-batch must be a positive integer and --coding-pace a number of ms (got ${values["coding-batch"]}, ${values["coding-pace"]})`);
+  process.exit(2);
+}
+let codingLog: string | undefined;
+if (values["coding-log"] !== undefined) {
+  try {
+    codingLog = readFileSync(values["coding-log"], "utf8");
+  } catch (err) {
+    console.error(`! cannot read ${values["coding-log"]}: ${(err as Error).message}`);
+    process.exit(2);
+  }
 }
 
 let client: DeviceClient;
@@ -58,11 +84,36 @@ say(`< ${JSON.stringify(client.hello)}`);
 // Frames that arrived together with the hello were buffered by the client: print them first.
 for (const msg of client.inbox.splice(0)) say(`< ${JSON.stringify(msg)}`);
 for (const b of client.binary.splice(0)) say(`< [binary ${b.byteLength} bytes]`);
+if (codingLog !== undefined) await replayCodingLog(codingLog);
 client.ws.on("message", (data, isBinary) => {
   say(formatIncoming(data as Buffer, isBinary));
   client.inbox.length = 0; // printed; keep nothing for next()
   client.binary.length = 0;
 });
+
+/** --coding-log: replays the file, prints insights as they come (acks only counted), then exits. */
+async function replayCodingLog(text: string): Promise<never> {
+  const plan = planReplay(text, codingBatch);
+  say(`* replaying ${plan.lines} lines as ${plan.events.length} coding events, one every ${codingPace} ms`);
+  let acks = 0;
+  client.tap((msg) => {
+    const lines = formatInsight(msg);
+    if (lines) for (const line of lines) say(line);
+    else if (msg.type === "coding" && msg.status === "ok") acks++;
+    else say(`< ${JSON.stringify(msg)}`);
+    return false; // replay() still sees acks and the summary
+  });
+  let code = 0;
+  try {
+    await replay(client, plan, { paceMs: codingPace, summaryTimeoutMs: 30_000, say });
+    say(`* done: ${acks} events acknowledged`);
+  } catch (err) {
+    say(`! ${(err as Error).message}`);
+    code = 1;
+  }
+  await client.close(1000, "bye");
+  process.exit(code);
+}
 
 const rl = createInterface({ input: process.stdin, terminal: false });
 void client.closed.then(({ code, reason }) => {

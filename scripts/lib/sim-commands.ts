@@ -22,6 +22,10 @@ export const SIM_HELP = `commands:
   say <text>                          {"type":"listen","state":"detect","text":...}
   abort                               barge-in
   mode start|end meeting|working|coding
+  coding start|stop|clear             coding mode run control (stop: the summary)
+  coding log [info|warn|error] <text> one line of build output (level defaults to info)
+  coding step <name> <status>         e.g. coding step build fail
+  coding phase <name>                 e.g. coding phase test
   peer <to> <text>                    chat message to a device id, "broadcast" or "group:<key>"
   task list                           {"type":"workflow","event":"list"}
   audio <n>                           n fake Opus frames, 60 ms apart (binary, in the --protocol version)
@@ -30,6 +34,7 @@ export const SIM_HELP = `commands:
 
 const LISTEN_MODES = new Set(["auto", "manual", "realtime"]);
 const MODES = new Set(["meeting", "working", "coding"]);
+const LOG_LEVELS = new Set(["info", "warn", "error"]);
 
 /** A fake Opus packet: a TOC byte for a 60 ms SILK frame followed by filler (not decodable audio). */
 function fakeOpus(i: number): Uint8Array {
@@ -77,6 +82,8 @@ export function parseSimCommand(line: string, protocol: BinaryVersion = 1): SimA
       if (!to || !msg) return usage("peer <to> <text>");
       return { kind: "json", msg: { type: "peer", to: [to], category: "chat", payload: { text: msg } } };
     }
+    case "coding":
+      return codingCommand(rest, arg.slice(rest[0]?.length ?? 0).trim());
     case "task":
       return rest[0] === "list" ? { kind: "json", msg: { type: "workflow", event: "list" } } : usage("task list");
     case "audio": {
@@ -95,6 +102,34 @@ export function parseSimCommand(line: string, protocol: BinaryVersion = 1): SimA
     default:
       return { kind: "error", message: `unknown command "${cmd}" (try help)` };
   }
+}
+
+const CODING_USAGE = "coding start|stop|clear | coding log [info|warn|error] <text> | coding step <name> <status> | coding phase <name>";
+
+function codingCommand(words: string[], tail: string): SimAction {
+  const coding = (fields: Json): SimAction => ({ kind: "json", msg: { type: "coding", ...fields } });
+  const [event = "", first = ""] = words;
+  switch (event) {
+    case "start":
+    case "stop":
+    case "clear":
+      return coding({ event });
+    case "log": {
+      const level = LOG_LEVELS.has(first) ? first : null;
+      const text = level ? tail.slice(level.length).trim() : tail;
+      if (!text) break;
+      return coding({ event: "log", ...(level ? { level } : {}), text });
+    }
+    case "step": {
+      const at = tail.lastIndexOf(" ");
+      if (at <= 0) break;
+      return coding({ event: "step", name: tail.slice(0, at).trim(), status: tail.slice(at + 1) });
+    }
+    case "phase":
+      if (tail) return coding({ event: "phase", phase: tail });
+      break;
+  }
+  return { kind: "error", message: `usage: ${CODING_USAGE}` };
 }
 
 /** One printable line for an incoming frame. */

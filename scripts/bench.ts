@@ -37,6 +37,9 @@ const USAGE = `usage: npm run bench -- [options]
   --segments N    finalize: meeting segments before the finalize (default 2000)
   --meetings N    finalize: meetings finalized, a fresh device each (default 5)
   --llm-ms MS     finalize: the fake LLM's fixed latency (default 200)
+  --coders N      coding: devices in coding mode (default 20; the fake LLM's latency is --llm-ms)
+  --lines R       coding: log lines per second per device (default 100)
+  --coding-s S    coding: seconds the log stream runs (default 15)
   --only LIST     comma list of scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
   --json          print the JSON report instead of the table
   --verbose       echo wrangler dev's output, with the Worker's own logs, to stderr
@@ -61,6 +64,9 @@ const { values } = parseArgs({
     segments: { type: "string", default: "2000" },
     meetings: { type: "string", default: "5" },
     "llm-ms": { type: "string", default: "200" },
+    coders: { type: "string", default: "20" },
+    lines: { type: "string", default: "100" },
+    "coding-s": { type: "string", default: "15" },
     only: { type: "string" },
     json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
@@ -98,6 +104,9 @@ const options: BenchOptions = {
   segments: Math.round(positive("segments", values.segments)),
   meetings: Math.round(positive("meetings", values.meetings)),
   llmMs: positive("llm-ms", values["llm-ms"]),
+  coders: Math.round(positive("coders", values.coders)),
+  linesPerS: positive("lines", values.lines),
+  codingS: positive("coding-s", values["coding-s"]),
 };
 const only = values.only
   ?.split(",")
@@ -277,6 +286,7 @@ try {
     inbox: `inbox ${o.enqueues} from ${o.senders} senders, ${o.drains} drains`,
     fanout: `fan-out ${o.group} devices × ${o.changes} changes`,
     finalize: `finalize ${o.meetings} × ${o.segments} segments, LLM ${o.llmMs} ms`,
+    coding: `coding ${o.coders} devices × ${o.linesPerS} lines/s for ${o.codingS} s, LLM ${o.llmMs} ms`,
   };
   const summary =
     `wrangler dev ×${starts} · ${cpus().length} CPUs · machine busy ${machine ? `${machine.busyPct}% (steal ${machine.stealPct}%)` : "?"} · ` +

@@ -40,6 +40,12 @@ export interface BenchOptions {
   meetings: number;
   /** finalize: fixed latency of the fake LLM, ms. */
   llmMs: number;
+  /** coding: devices in coding mode. */
+  coders: number;
+  /** coding: log lines per second per device. */
+  linesPerS: number;
+  /** coding: seconds the log stream runs. */
+  codingS: number;
 }
 
 export interface BenchContext {

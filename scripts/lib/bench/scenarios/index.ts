@@ -1,5 +1,6 @@
 import type { Scenario } from "../types.ts";
 import { capacityScenario } from "./capacity.ts";
+import { codingScenario } from "./coding.ts";
 import { connectScenario } from "./connect.ts";
 import { fanoutScenario } from "./fanout.ts";
 import { finalizeScenario } from "./finalize.ts";
@@ -9,4 +10,13 @@ import { peerScenario } from "./peer.ts";
 
 // Every benchmark scenario, in run order; each starts on a fresh server. `--only a,b` picks by
 // name.
-export const SCENARIOS: Scenario[] = [connectScenario, capacityScenario, peerScenario, inboxScenario, fanoutScenario, finalizeScenario, hostileScenario];
+export const SCENARIOS: Scenario[] = [
+  connectScenario,
+  capacityScenario,
+  peerScenario,
+  inboxScenario,
+  fanoutScenario,
+  finalizeScenario,
+  hostileScenario,
+  codingScenario,
+];

@@ -24,6 +24,8 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 ...TEST_SECRETS,
+                // Tests reach the Worker as https://edge.example.com (not loopback): keep OTA open.
+                OTA_ACTIVATION: "off",
                 IDLE_TIMEOUT_S: "60",
                 PEER_INBOX_MAX: "5",
                 DEVICE_GROUPS: JSON.stringify({ "cc:cc:cc:00:00:01": "team-x" }),

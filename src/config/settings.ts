@@ -75,7 +75,8 @@ export const SettingsSchema = z.object({
   OAUTH_INTROSPECTION_URL: str(),
   OAUTH_CLIENT_ID: str(),
   OAUTH_CLIENT_SECRET: str(),
-  OTA_ACTIVATION: z.preprocess(blankToUndefined, z.enum(["off", "required"]).default("off")).catch("off"),
+  // "auto" (unset or empty): required off loopback, off on it (PROTOCOL §1.1; see otaActivation).
+  OTA_ACTIVATION: z.preprocess(blankToUndefined, z.enum(["off", "required", "auto"]).default("auto")).catch("auto"),
   PUBLIC_WS_URL: str(),
   FIRMWARE_VERSION: str(),
   FIRMWARE_URL: str(),

@@ -31,6 +31,16 @@ export function deviceTokenSecret(s: Settings, local: boolean): string {
   return DEV_DEVICE_TOKEN_SECRET;
 }
 
+/**
+ * Whether unknown devices must be activated (PROTOCOL §1.1). Unset means required when deployed: a
+ * token for any Device-Id that asks would be no authentication. On loopback it stays off, so a
+ * developer's board or simulator connects at once.
+ */
+export function otaActivation(s: Settings, local: boolean): "off" | "required" {
+  if (s.OTA_ACTIVATION !== "auto") return s.OTA_ACTIVATION;
+  return local ? "off" : "required";
+}
+
 export function adminToken(s: Settings, local: boolean): string {
   if (s.ADMIN_TOKEN) return s.ADMIN_TOKEN;
   if (!local) return "";

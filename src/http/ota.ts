@@ -5,7 +5,7 @@ import { log } from "../log.ts";
 import { deviceCaller } from "../objects/ports.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
-import { deviceTokenSecret } from "./local-dev.ts";
+import { deviceTokenSecret, otaActivation } from "./local-dev.ts";
 import { limitBody } from "./validate.ts";
 
 // OTA check (PROTOCOL §1.1): the firmware asks where to connect and with which token.
@@ -60,7 +60,7 @@ async function otaCheck(c: AppContext, alias: boolean) {
       return apiError(c, 503, "SERVER_MISCONFIGURED", "DEVICE_TOKEN_SECRET is not set on this server; no device token can be issued");
     }
     let activated = true;
-    if (s.OTA_ACTIVATION === "required") {
+    if (otaActivation(s, c.get("local")) === "required") {
       const state = await deviceCaller(c.env)(deviceId, "activation.ota");
       if (!state.activated) {
         activated = false;
@@ -86,7 +86,7 @@ async function otaCheck(c: AppContext, alias: boolean) {
 
 async function activationPoll(c: AppContext) {
   const s = c.get("settings");
-  if (s.OTA_ACTIVATION !== "required") return c.json({ status: "activated" }, 200);
+  if (otaActivation(s, c.get("local")) !== "required") return c.json({ status: "activated" }, 200);
   const deviceId = normaliseId(c.req.header("device-id"));
   if (!deviceId || !isValidId(deviceId)) return apiError(c, 400, "INVALID_REQUEST", "missing Device-Id header");
   const state = await deviceCaller(c.env)(deviceId, "activation.ota");

@@ -132,6 +132,27 @@ describe("activation (OTA_ACTIVATION=required)", () => {
     expect(done.websocket.token.length).toBeGreaterThan(20);
   });
 
+  it("unset means required when deployed and off on loopback (PROTOCOL §1.1)", async () => {
+    const unset = { OTA_ACTIVATION: "" };
+    const deployed = (await (await withVars(unset, "/supie/ota/", otaRequest(uniqueId("ad:ad:ad")))).json()) as any;
+    expect(deployed.websocket.token).toBe("");
+    expect(deployed.activation.code).toMatch(/^\d{6}$/);
+    const local = await app.fetch(
+      new Request("http://127.0.0.1:8787/supie/ota/", otaRequest(uniqueId("ad:ad:ad"))),
+      { ...env, ...unset } as Env,
+      {
+        waitUntil: () => {},
+        passThroughOnException: () => {},
+        props: {},
+      } as unknown as ExecutionContext,
+    );
+    const body = (await local.json()) as any;
+    expect(body.activation).toBeUndefined();
+    expect(body.websocket.token.length).toBeGreaterThan(20);
+    const off = (await (await withVars({ OTA_ACTIVATION: "off" }, "/supie/ota/", otaRequest(uniqueId("ad:ad:ad")))).json()) as any;
+    expect(off.activation).toBeUndefined();
+  });
+
   it("answers the activation poll with 200 when activation is not required", async () => {
     expect((await fetchWorker("/supie/ota/activate", { method: "POST", headers: { "device-id": "aa:bb" }, body: "{}" })).status).toBe(200);
   });

@@ -3,7 +3,9 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { formatInsight, planReplay, replay } from "./lib/coding-replay.ts";
 import { DeviceClient } from "./lib/device-client.ts";
-import { formatIncoming, parseSimCommand, SIM_HELP, simHello } from "./lib/sim-commands.ts";
+import { TALK_MODES, type TalkMode } from "./lib/device-talk.ts";
+import { DeviceVoice } from "./lib/device-voice.ts";
+import { parseSimCommand, SIM_HELP, simHello } from "./lib/sim-commands.ts";
 
 // Interactive device simulator: OTA check, WebSocket with the firmware's headers, firmware hello,
 // then commands from stdin (see `help`). Every frame that arrives is printed as one `< ...` line.
@@ -11,6 +13,9 @@ import { formatIncoming, parseSimCommand, SIM_HELP, simHello } from "./lib/sim-c
 //   npm run device -- --coding-log build.log [--coding-batch 10] [--coding-pace 100]
 // With --coding-log the simulator replays the file in coding mode (scripts/lib/coding-replay.ts),
 // prints each insight and the summary, and exits.
+//   npm run device -- --say speech.ogg [--mode auto|manual] [--fast] [--save-dir DIR | --save reply.wav] [--timeout MS]
+// With --say the simulator speaks the file (WAV or Ogg Opus) as a device would, waits for the
+// reply, prints its messages and a summary, saves its audio when asked, and exits (0: a reply came).
 
 const { values } = parseArgs({
   options: {
@@ -23,6 +28,12 @@ const { values } = parseArgs({
     "coding-log": { type: "string" },
     "coding-batch": { type: "string", default: "10" },
     "coding-pace": { type: "string", default: "100" },
+    say: { type: "string" },
+    mode: { type: "string", default: "auto" },
+    fast: { type: "boolean", default: false },
+    "save-dir": { type: "string" },
+    save: { type: "string" },
+    timeout: { type: "string", default: "60000" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -33,7 +44,13 @@ if (values.help) {
       "  --alias     use the /xiaozhi/ paths instead of /supie/\n  --query     identity and token in the URL query, like the browser test page\n" +
       "  --coding-log FILE   replay FILE in coding mode, print the insights and the summary, exit\n" +
       "                      (lines `::step <name> <status>` and `::phase <name>` become step and phase events)\n" +
-      "  --coding-batch N    log lines per message (default 10)\n  --coding-pace MS    pause between messages (default 100)\n\n" +
+      "  --coding-batch N    log lines per message (default 10)\n  --coding-pace MS    pause between messages (default 100)\n" +
+      "  --say FILE          speak FILE (WAV, 16-bit PCM at any rate, or Ogg Opus) as the microphone would,\n" +
+      "                      print the reply and its summary, exit (0 once a reply ended without an alert)\n" +
+      "  --mode auto|manual  with --say: auto streams silence until the server's stt, manual sends listen stop (default auto)\n" +
+      "  --fast              send the audio at once instead of one packet per 60 ms\n" +
+      "  --save-dir DIR      save every reply as a WAV at the hello's sample rate (also interactively)\n" +
+      "  --save FILE.wav     save the next reply there\n  --timeout MS        with --say: how long to wait for the reply (default 60000)\n\n" +
       SIM_HELP,
   );
   process.exit(0);
@@ -47,6 +64,12 @@ const codingBatch = Number(values["coding-batch"]);
 const codingPace = Number(values["coding-pace"]);
 if (!Number.isInteger(codingBatch) || codingBatch < 1 || !Number.isFinite(codingPace) || codingPace < 0) {
   console.error(`--coding-batch must be a positive integer and --coding-pace a number of ms (got ${values["coding-batch"]}, ${values["coding-pace"]})`);
+  process.exit(2);
+}
+const talkMode = values.mode as TalkMode;
+const timeoutMs = Number(values.timeout);
+if (!TALK_MODES.includes(talkMode) || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+  console.error(`--mode must be ${TALK_MODES.join(" or ")} and --timeout a number of ms (got ${values.mode}, ${values.timeout})`);
   process.exit(2);
 }
 let codingLog: string | undefined;
@@ -85,11 +108,18 @@ say(`< ${JSON.stringify(client.hello)}`);
 for (const msg of client.inbox.splice(0)) say(`< ${JSON.stringify(msg)}`);
 for (const b of client.binary.splice(0)) say(`< [binary ${b.byteLength} bytes]`);
 if (codingLog !== undefined) await replayCodingLog(codingLog);
+const voice = new DeviceVoice(client, { version: protocol, saveDir: values["save-dir"] ?? null, say });
+if (values.save) voice.saver.nextTo(values.save);
 client.ws.on("message", (data, isBinary) => {
-  say(formatIncoming(data as Buffer, isBinary));
+  voice.handle(data, isBinary); // prints; a reply's frames as one summary line when it ends
   client.inbox.length = 0; // printed; keep nothing for next()
   client.binary.length = 0;
 });
+if (values.say !== undefined) {
+  const code = await voice.oneShot(values.say, { mode: talkMode, fast: values.fast, timeoutMs });
+  await client.close(1000, "bye");
+  process.exit(code);
+}
 
 /** --coding-log: replays the file, prints insights as they come (acks only counted), then exits. */
 async function replayCodingLog(text: string): Promise<never> {
@@ -147,6 +177,16 @@ rl.on("line", (line) => {
         }
         say(`* sent ${action.frames.length} binary frames`);
         break;
+      case "speak":
+        try {
+          await voice.speak(action.file, { mode: action.mode, fast: action.fast });
+        } catch (err) {
+          say(`! ${(err as Error).message}`);
+        }
+        break;
+      case "save":
+        voice.save(action.target);
+        break;
       case "help":
         say(SIM_HELP);
         break;
@@ -162,6 +202,10 @@ rl.on("line", (line) => {
   });
 });
 rl.on("close", () => {
-  // End of stdin (piped input): finish queued commands, give replies a second, then close politely.
-  void busy.then(() => sleep(1000)).then(() => client.close(1000, "bye"));
+  // End of stdin (piped input): finish queued commands, give replies a second (and a playing reply
+  // its end), then close politely.
+  void busy
+    .then(() => sleep(1000))
+    .then(() => voice.quiet(60_000))
+    .then(() => client.close(1000, "bye"));
 });

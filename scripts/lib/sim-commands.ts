@@ -1,5 +1,6 @@
 import { encodeFrame, type BinaryVersion } from "../../src/protocol/binary.ts";
 import { FIRMWARE_HELLO, type Json } from "./device-client.ts";
+import type { TalkMode } from "./device-talk.ts";
 
 // The device simulator's command language (scripts/device.ts): one line in, one action out. Pure,
 // so it can be unit-tested and reused by other interactive tools.
@@ -8,10 +9,15 @@ export type SimAction =
   | { kind: "json"; msg: Json }
   | { kind: "raw"; text: string }
   | { kind: "binary"; frames: Uint8Array[] }
+  | { kind: "speak"; file: string; mode: TalkMode; fast: boolean }
+  | { kind: "save"; target: SaveTarget }
   | { kind: "help" }
   | { kind: "quit" }
   | { kind: "none" }
   | { kind: "error"; message: string };
+
+/** `save <file.wav>`: the next reply; `save <dir>`: every reply; `save off`. */
+export type SaveTarget = { kind: "file" | "dir"; path: string } | { kind: "off" };
 
 export const SIM_HELP = `commands:
   {json}                              send a raw JSON line as is
@@ -20,6 +26,11 @@ export const SIM_HELP = `commands:
   listen start [auto|manual|realtime] start capturing (default auto)
   listen stop                         end of utterance
   say <text>                          {"type":"listen","state":"detect","text":...}
+  say <file.wav|.ogg> [manual|auto] [fast]
+                                      speak a WAV or Ogg Opus file as the microphone would, in real
+                                      time (fast: at once); manual ends with listen stop, auto (the
+                                      default) streams silence until the server's stt
+  save <file.wav> | <dir> | off       the next reply to that file, every reply into dir, or none
   abort                               barge-in
   mode start|end meeting|working|coding
   coding start|stop|clear             coding mode run control (stop: the summary)
@@ -35,6 +46,8 @@ export const SIM_HELP = `commands:
 const LISTEN_MODES = new Set(["auto", "manual", "realtime"]);
 const MODES = new Set(["meeting", "working", "coding"]);
 const LOG_LEVELS = new Set(["info", "warn", "error"]);
+/** `say` with one of these is a sound file to speak, anything else a typed utterance. */
+const AUDIO_FILE = /\.(wav|ogg|opus|oga)$/i;
 
 /** A fake Opus packet: a TOC byte for a 60 ms SILK frame followed by filler (not decodable audio). */
 function fakeOpus(i: number): Uint8Array {
@@ -68,7 +81,12 @@ export function parseSimCommand(line: string, protocol: BinaryVersion = 1): SimA
       return usage("listen start [auto|manual|realtime] | listen stop");
     }
     case "say":
-      return arg ? { kind: "json", msg: { type: "listen", state: "detect", text: arg } } : usage("say <text>");
+      if (rest[0] && AUDIO_FILE.test(rest[0])) return speakCommand(rest);
+      return arg ? { kind: "json", msg: { type: "listen", state: "detect", text: arg } } : usage("say <text> | say <file.wav|.ogg> [manual|auto] [fast]");
+    case "save":
+      if (rest.length !== 1 || !rest[0]) return usage("save <file.wav> | <dir> | off");
+      if (rest[0] === "off") return { kind: "save", target: { kind: "off" } };
+      return { kind: "save", target: { kind: /\.wav$/i.test(rest[0]) ? "file" : "dir", path: rest[0] } };
     case "abort":
       return { kind: "json", msg: { type: "abort" } };
     case "mode": {
@@ -102,6 +120,17 @@ export function parseSimCommand(line: string, protocol: BinaryVersion = 1): SimA
     default:
       return { kind: "error", message: `unknown command "${cmd}" (try help)` };
   }
+}
+
+function speakCommand([file = "", ...opts]: string[]): SimAction {
+  let mode: TalkMode = "auto";
+  let fast = false;
+  for (const o of opts) {
+    if (o === "manual" || o === "auto") mode = o;
+    else if (o === "fast") fast = true;
+    else return { kind: "error", message: `usage: say <file.wav|.ogg> [manual|auto] [fast] (not "${o}")` };
+  }
+  return { kind: "speak", file, mode, fast };
 }
 
 const CODING_USAGE = "coding start|stop|clear | coding log [info|warn|error] <text> | coding step <name> <status> | coding phase <name>";

@@ -144,6 +144,8 @@ export const SettingsSchema = z.object({
   MEETING_RETENTION_COUNT: int(100, 1, 100_000),
   MEETING_WEBHOOK_URL: str(),
   MEETING_WEBHOOK_SECRET: str(),
+  /** Seconds before each retry of a failed webhook (each +0–20 % jitter): 1 + N attempts in all. */
+  MEETING_WEBHOOK_RETRY_S: str("3,30,120,600,3600,21600,86400"),
   CODING_INSIGHT_DEBOUNCE_MS: int(800, 0, 60_000).transform((v) => Math.max(300, v)),
 });
 

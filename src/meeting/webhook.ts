@@ -2,12 +2,14 @@ import { log } from "../log.ts";
 import { LazyStore } from "../storage/sql.ts";
 
 // The meeting webhook (PROTOCOL §6.1): signed twice (our X-Meeting-Signature and the Standard
-// Webhooks headers), 5 s timeout, one retry after a random 2-5 s with the same webhook-id. The
-// outbox row and an alarm timer carry the retry, so it survives the object being evicted; nothing
-// here ever blocks the summary or the archive.
+// Webhooks headers), 5 s timeout, retried after each delay of MEETING_WEBHOOK_RETRY_S (plus up to
+// 20 % jitter, so a receiver that comes back is not hit by every device at once) with the same
+// webhook-id. The outbox row (the body, the state) and an alarm timer carry the retries, so they
+// survive the object being evicted and the server restarting; nothing here ever blocks the
+// summary or the archive. The row stays after the last attempt: it is the delivery state the API
+// shows, and what a redelivery sends again.
 
 export const WEBHOOK_TIMEOUT_MS = 5000;
-export const MAX_ATTEMPTS = 2;
 
 export const OUTBOX_MIGRATION = {
   name: "webhook-outbox-v1",
@@ -20,6 +22,30 @@ export const OUTBOX_MIGRATION = {
   );
   CREATE TABLE webhook_stats (outcome TEXT PRIMARY KEY, n INTEGER NOT NULL);`,
 };
+
+export const OUTBOX_STATE_MIGRATION = {
+  name: "webhook-outbox-v2-state",
+  up: `ALTER TABLE webhook_outbox ADD COLUMN state TEXT NOT NULL DEFAULT 'pending';
+  ALTER TABLE webhook_outbox ADD COLUMN last_status INTEGER;
+  ALTER TABLE webhook_outbox ADD COLUMN series_start INTEGER NOT NULL DEFAULT 0`,
+};
+
+/** The delays of MEETING_WEBHOOK_RETRY_S in ms; unparseable entries are skipped. */
+export function retrySchedule(setting: string): number[] {
+  return setting
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "")
+    .map(Number)
+    .filter((n) => Number.isFinite(n) && n >= 0)
+    .map((n) => n * 1000);
+}
+
+/** The wait after failed attempt `n` of a series (1-based), or null when the series is over. */
+export function retryDelayMs(schedule: readonly number[], n: number, random = Math.random()): number | null {
+  const base = schedule[n - 1];
+  return base === undefined ? null : Math.round(base * (1 + 0.2 * random));
+}
 
 const encoder = new TextEncoder();
 /** UTF-8 bytes in a buffer of their own (what WebCrypto's typings want on every runtime). */
@@ -64,7 +90,7 @@ export async function signatureHeaders(secret: string, id: string, timestampS: n
   return headers;
 }
 
-export type Attempt = { ok: true; status: number } | { ok: false; reason: string };
+export type Attempt = { ok: true; status: number } | { ok: false; reason: string; status: number | null };
 
 export async function postWebhook(url: string, secret: string, id: string, body: string, nowMs: number): Promise<Attempt> {
   const headers = await signatureHeaders(secret, id, Math.floor(nowMs / 1000), body);
@@ -72,22 +98,31 @@ export async function postWebhook(url: string, secret: string, id: string, body:
     const res = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS) });
     // The body is not needed; cancelling it frees the connection.
     await res.body?.cancel();
-    return res.ok ? { ok: true, status: res.status } : { ok: false, reason: `HTTP ${res.status}` };
+    return res.ok ? { ok: true, status: res.status } : { ok: false, reason: `HTTP ${res.status}`, status: res.status };
   } catch (err) {
     const name = err instanceof Error ? err.name : "";
-    return { ok: false, reason: name === "TimeoutError" || name === "AbortError" ? "timeout after 5 s" : "unreachable" };
+    return { ok: false, reason: name === "TimeoutError" || name === "AbortError" ? "timeout after 5 s" : "unreachable", status: null };
   }
 }
 
-export function retryDelayMs(random = Math.random()): number {
-  return 2000 + Math.floor(random * 3000);
-}
+export type DeliveryState = "pending" | "delivered" | "failed";
 
 export interface OutboxEntry {
   id: string;
   url: string;
   body: string;
   attempts: number;
+  state: DeliveryState;
+  lastStatus: number | null;
+  /** Attempts made before the current series (a redelivery starts a new one). */
+  seriesStart: number;
+}
+
+/** What GET /api/meetings/:id shows. */
+export interface WebhookView {
+  state: DeliveryState | "off";
+  attempts: number;
+  lastStatus: number | null;
 }
 
 export class WebhookOutbox extends LazyStore {
@@ -97,17 +132,35 @@ export class WebhookOutbox extends LazyStore {
 
   get(id: string): OutboxEntry | undefined {
     if (!this.schema.exists()) return undefined;
-    return this.sql
-      .exec<{ id: string; url: string; body: string; attempts: number }>("SELECT id, url, body, attempts FROM webhook_outbox WHERE id = ?", id)
+    const r = this.sql
+      .exec<{ id: string; url: string; body: string; attempts: number; state: string; last_status: number | null; series_start: number }>(
+        "SELECT id, url, body, attempts, state, last_status, series_start FROM webhook_outbox WHERE id = ?",
+        id,
+      )
       .toArray()[0];
+    if (!r) return undefined;
+    return {
+      id: r.id,
+      url: r.url,
+      body: r.body,
+      attempts: r.attempts,
+      state: r.state as DeliveryState,
+      lastStatus: r.last_status,
+      seriesStart: r.series_start,
+    };
   }
 
-  attempted(id: string): void {
-    this.db.exec("UPDATE webhook_outbox SET attempts = attempts + 1 WHERE id = ?", id);
+  /** Records an attempt's outcome: still pending (another try is due), delivered or failed. */
+  attempted(id: string, state: DeliveryState, lastStatus: number | null): void {
+    this.db.exec("UPDATE webhook_outbox SET attempts = attempts + 1, state = ?, last_status = ? WHERE id = ?", state, lastStatus, id);
   }
 
-  remove(id: string): void {
-    this.db.exec("DELETE FROM webhook_outbox WHERE id = ?", id);
+  /** Starts a new series of attempts with the same id and body; false while one is pending. */
+  restart(id: string): boolean {
+    const e = this.get(id);
+    if (!e || e.state === "pending") return false;
+    this.db.exec("UPDATE webhook_outbox SET state = 'pending', series_start = attempts WHERE id = ?", id);
+    return true;
   }
 
   /** Counts final outcomes and returns the totals, for the log line operators read. */
@@ -122,28 +175,39 @@ export class WebhookOutbox extends LazyStore {
 }
 
 /**
- * One delivery attempt for an outbox entry. Returns when to try again (ms from now), or null when
- * the entry is finished (delivered, or failed twice).
+ * One delivery attempt for a pending outbox entry. Returns when to try again (ms from now), or null
+ * when the series is over (delivered, or failed after the last delay of the schedule).
  */
-export async function attemptDelivery(outbox: WebhookOutbox, id: string, secret: string, now: number, deviceId: string): Promise<number | null> {
+export async function attemptDelivery(
+  outbox: WebhookOutbox,
+  id: string,
+  opts: { secret: string; schedule: readonly number[]; now: number; deviceId: string; random?: number },
+): Promise<number | null> {
   const entry = outbox.get(id);
-  if (!entry) return null;
-  outbox.attempted(id);
-  const attempt = await postWebhook(entry.url, secret, entry.id, entry.body, now);
+  if (!entry || entry.state !== "pending") return null;
+  const attempt = await postWebhook(entry.url, opts.secret, entry.id, entry.body, opts.now);
   const attemptNo = entry.attempts + 1;
+  const inSeries = attemptNo - entry.seriesStart;
+  const { deviceId } = opts;
   if (attempt.ok) {
-    outbox.remove(id);
-    const totals = outbox.count(attemptNo === 1 ? "ok" : "retry_ok");
+    outbox.attempted(id, "delivered", attempt.status);
+    const totals = outbox.count(inSeries === 1 ? "ok" : "retry_ok");
     log.info("meeting.webhook_delivered", { deviceId, webhookId: id, attempt: attemptNo, status: attempt.status, ...totals });
     return null;
   }
-  if (attemptNo >= MAX_ATTEMPTS) {
-    outbox.remove(id);
+  const delay = retryDelayMs(opts.schedule, inSeries, opts.random);
+  outbox.attempted(id, delay === null ? "failed" : "pending", attempt.status);
+  if (delay === null) {
     const totals = outbox.count("fail");
     log.warn("meeting.webhook_failed", { deviceId, webhookId: id, attempts: attemptNo, reason: attempt.reason, ...totals });
     return null;
   }
-  const delay = retryDelayMs();
-  log.warn("meeting.webhook_retry", { deviceId, webhookId: id, reason: attempt.reason, retryInMs: delay });
+  log.warn("meeting.webhook_retry", { deviceId, webhookId: id, attempt: attemptNo, reason: attempt.reason, retryInMs: delay });
   return delay;
+}
+
+/** The delivery state of a meeting's webhook. */
+export function webhookView(outbox: WebhookOutbox, meetingId: string): WebhookView {
+  const e = outbox.get(`wh_${meetingId}`);
+  return e ? { state: e.state, attempts: e.attempts, lastStatus: e.lastStatus } : { state: "off", attempts: 0, lastStatus: null };
 }

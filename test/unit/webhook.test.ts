@@ -1,6 +1,6 @@
 import { createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { retryDelayMs, signatureHeaders } from "../../src/meeting/webhook.ts";
+import { retryDelayMs, retrySchedule, signatureHeaders } from "../../src/meeting/webhook.ts";
 
 describe("meeting webhook signing", () => {
   it("signs the raw body (X-Meeting-Signature) and id.timestamp.body (webhook-signature)", async () => {
@@ -25,9 +25,14 @@ describe("meeting webhook signing", () => {
     expect(h["webhook-signature"]).toBeUndefined();
   });
 
-  it("retries after a random 2 to 5 seconds", () => {
-    expect(retryDelayMs(0)).toBe(2000);
-    expect(retryDelayMs(0.5)).toBe(3500);
-    expect(retryDelayMs(0.9999)).toBeLessThan(5000);
+  it("retries after each delay of the schedule, lengthened by up to 20 %, then stops", () => {
+    const schedule = retrySchedule("3,30,120,600,3600,21600,86400");
+    expect(schedule).toEqual([3000, 30_000, 120_000, 600_000, 3_600_000, 21_600_000, 86_400_000]);
+    expect(retryDelayMs(schedule, 1, 0)).toBe(3000);
+    expect(retryDelayMs(schedule, 2, 0.5)).toBe(33_000);
+    expect(retryDelayMs(schedule, 7, 0.9999)).toBeLessThan(86_400_000 * 1.2);
+    expect(retryDelayMs(schedule, 8, 0)).toBeNull();
+    expect(retrySchedule(" 1, x ,-2,5")).toEqual([1000, 5000]);
+    expect(retrySchedule("")).toEqual([]);
   });
 });

@@ -24,6 +24,7 @@ const ROUTES: Array<{ method: string; path: string }> = [
   { method: "GET", path: "/api/meetings" },
   { method: "GET", path: "/api/meetings/:id" },
   { method: "GET", path: "/api/meetings/:id/transcript" },
+  { method: "POST", path: "/api/meetings/:id/webhook" },
   { method: "GET", path: "/api/config" },
   { method: "PUT", path: "/api/config" },
 ];

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MeetingSummaryOut } from "../../src/meeting/messages.ts";
 import { api, connectDevice, eventually, uniqueId, type Json, type TestSocket } from "./helpers.ts";
 import { hooks, llm } from "./services.ts";
@@ -239,7 +239,7 @@ describe("webhook", () => {
     return btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(text)))));
   }
 
-  it("posts the signed summary; a failure is retried once with the same id, even after eviction", async () => {
+  it("posts the signed summary; a failure is retried with the same id, even after eviction", async () => {
     await hooks.fail(1, 503);
     const id = uniqueId("dd:00:10");
     const sock = await startMeeting(id);
@@ -269,6 +269,86 @@ describe("webhook", () => {
     expect(retry!.headers["x-meeting-signature"]).toBe(`sha256=${await hmacHex("test-webhook-secret", retry!.body)}`);
     const ts = retry!.headers["webhook-timestamp"]!;
     expect(retry!.headers["webhook-signature"]).toBe(`v1,${await hmacB64("test-webhook-secret", `${retry!.headers["webhook-id"]}.${ts}.${retry!.body}`)}`);
+  });
+});
+
+describe("webhook delivery state (PROTOCOL §6.1)", () => {
+  const webhookTimer = async (id: string) =>
+    (
+      await runInDurableObject(stubOf(id), (_i, state) =>
+        state.storage.sql.exec<{ name: string; due: number }>("SELECT name, due FROM timers WHERE name LIKE 'webhook:%'").toArray(),
+      )
+    )[0];
+  const view = async (meetingId: string) => ((await (await api(`/meetings/${meetingId}`)).json()) as Json).webhook;
+  // Delays long enough that no real alarm fires during the test: the test fires each one itself.
+  const SCHEDULE_S = [100, 200, 300, 400, 500, 600, 700];
+  const setSchedule = (value: string | null) => api("/config", { method: "PUT", body: JSON.stringify({ values: { MEETING_WEBHOOK_RETRY_S: value } }) });
+  const refresh = (id: string) => runInDurableObject(stubOf(id), (o) => o.config.refresh(Date.now(), true));
+  beforeEach(async () => {
+    expect((await setSchedule(SCHEDULE_S.join(","))).status).toBe(200);
+  });
+  afterEach(async () => {
+    await setSchedule(null);
+  });
+
+  it("retries on the schedule with one id until the receiver recovers, across evictions; exactly one delivery", async () => {
+    await hooks.fail(3, 502);
+    const id = uniqueId("dd:00:12");
+    await refresh(id);
+    const sock = await startMeeting(id);
+    await snippet(sock, "Retry schedule meeting");
+    const { ack } = await finalize(sock);
+    sock.close();
+    await sock.closed();
+    const start = Date.now();
+    await runDurableObjectAlarm(stubOf(id)); // attempt 1, due at once
+    for (let attempt = 2; attempt <= 4; attempt++) {
+      const t = await webhookTimer(id);
+      expect(t).toBeDefined();
+      // The n-th delay of the schedule plus at most 20 % jitter.
+      const base = SCHEDULE_S[attempt - 2]! * 1000;
+      expect(t!.due - start).toBeGreaterThanOrEqual(base);
+      expect(t!.due - Date.now()).toBeLessThanOrEqual(base * 1.2 + 1000);
+      expect(await view(ack.meetingId)).toEqual({ state: "pending", attempts: attempt - 1, lastStatus: 502 });
+      await evictDurableObject(stubOf(id));
+      await fireTimer(id, t!.name);
+    }
+    const mine = (await hooks.received()).filter((r) => r.body.includes(ack.meetingId));
+    expect(mine.map((r) => r.status)).toEqual([502, 502, 502, 200]);
+    expect(new Set(mine.map((r) => r.headers["webhook-id"]))).toEqual(new Set([`wh_${ack.meetingId}`]));
+    expect(await view(ack.meetingId)).toEqual({ state: "delivered", attempts: 4, lastStatus: 200 });
+    expect(await webhookTimer(id)).toBeUndefined();
+
+    // Redelivery: a new series with the same id; 409 while it is pending.
+    const again = await api(`/meetings/${ack.meetingId}/webhook`, { method: "POST" });
+    expect(again.status).toBe(202);
+    expect(((await again.json()) as Json).webhook.state).toBe("pending");
+    const busy = await api(`/meetings/${ack.meetingId}/webhook`, { method: "POST" });
+    expect(busy.status).toBe(409);
+    expect(((await busy.json()) as Json).error.code).toBe("CONFLICT");
+    await runDurableObjectAlarm(stubOf(id));
+    const all = (await hooks.received()).filter((r) => r.body.includes(ack.meetingId));
+    expect(all).toHaveLength(5);
+    expect(all[4]!.headers["webhook-id"]).toBe(`wh_${ack.meetingId}`);
+    expect(await view(ack.meetingId)).toEqual({ state: "delivered", attempts: 5, lastStatus: 200 });
+  });
+
+  it("fails after the last delay, then a redelivery can succeed", async () => {
+    await hooks.fail(8, 500);
+    const id = uniqueId("dd:00:13");
+    await refresh(id);
+    const sock = await startMeeting(id);
+    await snippet(sock, "Failing receiver meeting");
+    const { ack } = await finalize(sock);
+    sock.close();
+    await sock.closed();
+    await runDurableObjectAlarm(stubOf(id));
+    for (let i = 0; i < 7; i++) await fireTimer(id, (await webhookTimer(id))!.name);
+    expect(await view(ack.meetingId)).toEqual({ state: "failed", attempts: 8, lastStatus: 500 });
+    expect(await webhookTimer(id)).toBeUndefined();
+    expect((await api(`/meetings/${ack.meetingId}/webhook`, { method: "POST" })).status).toBe(202);
+    await runDurableObjectAlarm(stubOf(id));
+    expect(await view(ack.meetingId)).toEqual({ state: "delivered", attempts: 9, lastStatus: 200 });
   });
 });
 

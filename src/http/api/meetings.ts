@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { isValidId, normaliseId } from "../../auth/identity.ts";
 import { getRecord, getTranscript, listMeetings } from "../../meeting/archive.ts";
+import { deviceCaller } from "../../objects/ports.ts";
 import type { AppEnv } from "../context.ts";
 import { apiError } from "../errors.ts";
 import { intQuery, meetingIdParam } from "../validate.ts";
@@ -22,7 +23,18 @@ export function meetingRoutes() {
   app.get("/:id", meetingIdParam, async (c) => {
     const record = await getRecord(c.env.ARCHIVE, c.req.valid("param").id);
     if (!record) return apiError(c, 404, "NOT_FOUND", "no archived meeting with this id");
-    return c.json(record);
+    const webhook = await deviceCaller(c.env)(record.deviceId, "meeting.webhook", record.meetingId);
+    return c.json({ ...record, webhook });
+  });
+
+  // A new series of webhook attempts with the same webhook-id (PROTOCOL §6.1).
+  app.post("/:id/webhook", meetingIdParam, async (c) => {
+    const record = await getRecord(c.env.ARCHIVE, c.req.valid("param").id);
+    if (!record) return apiError(c, 404, "NOT_FOUND", "no archived meeting with this id");
+    const result = await deviceCaller(c.env)(record.deviceId, "meeting.redeliverWebhook", record.meetingId);
+    if (result === "pending") return apiError(c, 409, "CONFLICT", "a delivery of this webhook is still pending");
+    if (result === "off") return apiError(c, 409, "CONFLICT", "no webhook is configured for this meeting");
+    return c.json({ meetingId: record.meetingId, webhook: await deviceCaller(c.env)(record.deviceId, "meeting.webhook", record.meetingId) }, 202);
   });
 
   app.get("/:id/transcript", meetingIdParam, async (c) => {

@@ -142,6 +142,7 @@ export const SettingsSchema = z.object({
 
   MEETING_TRANSCRIPT_PUSH_MS: int(5000, 0, 3_600_000).transform((v) => Math.min(15000, Math.max(3000, v))),
   MEETING_RETENTION_COUNT: int(100, 1, 100_000),
+  MEETING_RETENTION_DAYS: int(365, 1, 36_500),
   MEETING_WEBHOOK_URL: str(),
   MEETING_WEBHOOK_SECRET: str(),
   /** Seconds before each retry of a failed webhook (each +0–20 % jitter): 1 + N attempts in all. */

@@ -120,29 +120,41 @@ export async function getTranscript(bucket: Bucket, record: MeetingRecord, offse
   return out;
 }
 
-/** Deletes every meeting past the newest `keep`, parts first, index entries last. */
-export async function applyRetention(bucket: Bucket, keep: number): Promise<number> {
-  const stale: Array<{ key: string; listing: MeetingListing }> = [];
+export interface RetentionResult {
+  removed: number;
+  /** Meetings the device still has archived. */
+  kept: number;
+}
+
+/**
+ * A device's retention (PROTOCOL §6.1): deletes its meetings past the newest `keep` and those that
+ * started before `minStartedAt`, parts first, index entries last. Only the device's own index is
+ * listed (about `keep` entries), never the whole bucket.
+ */
+export async function applyRetention(bucket: Bucket, deviceId: string, keep: number, minStartedAt: number): Promise<RetentionResult> {
+  const stale: MeetingListing[] = [];
+  let kept = 0;
   let cursor: string | undefined;
-  let seen = 0;
   do {
-    const page = await bucket.list({ prefix: "index/all/", limit: 1000, include: ["customMetadata"], ...(cursor ? { cursor } : {}) });
+    const page = await bucket.list({ prefix: `index/device/${deviceId}/`, limit: 1000, include: ["customMetadata"], ...(cursor ? { cursor } : {}) });
     for (const o of page.objects) {
-      seen++;
       const listing = fromMeta(o.customMetadata);
-      if (seen > keep && listing) stale.push({ key: o.key, listing });
+      if (!listing) continue;
+      // Newest first: the first `keep` young enough stay.
+      if (kept < keep && listing.startedAt >= minStartedAt) kept++;
+      else stale.push(listing);
     }
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
-  for (const { key, listing } of stale) {
+  for (const listing of stale) {
     const parts: string[] = [recordKey(listing.meetingId)];
     for (let i = 0; i * SEGMENT_CHUNK < Math.max(1, listing.segmentCount); i++) parts.push(chunkKey(listing.meetingId, i));
     // Chunks a record does not account for (from a write that failed half way) are found by prefix.
     const extra = await bucket.list({ prefix: `meetings/${listing.meetingId}/` });
     for (const o of extra.objects) if (!parts.includes(o.key)) parts.push(o.key);
     await bucket.delete(parts);
+    await bucket.delete(allIndexKey(listing));
     await bucket.delete(deviceIndexKey(listing));
-    await bucket.delete(key);
   }
-  return stale.length;
+  return { removed: stale.length, kept };
 }

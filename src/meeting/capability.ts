@@ -1,9 +1,10 @@
+import { log } from "../log.ts";
 import { capability, route, type Session } from "../session/capability.ts";
 import type { Bucket } from "./archive.ts";
 import { handleMeeting, meetingAfterHello, meetingUtterance, pushTranscript, startMeeting } from "./content.ts";
 import { Finalizer } from "./finalize.ts";
 import { MeetingIn } from "./messages.ts";
-import { ARCHIVE_TIMER, FINALIZE_TIMER, MEETING_MIGRATION, PUSH_TIMER, WEBHOOK_TIMER, meetings } from "./store.ts";
+import { ARCHIVE_TIMER, FINALIZE_TIMER, MEETING_MIGRATION, PUSH_TIMER, RETENTION_TIMER, WEBHOOK_TIMER, meetings } from "./store.ts";
 import { OUTBOX_MIGRATION, OUTBOX_STATE_MIGRATION, WebhookOutbox, attemptDelivery, retrySchedule, type WebhookView, webhookView } from "./webhook.ts";
 
 // Meeting mode (PROTOCOL §6.1): live transcript, exactly-once finalize with an LLM summary, R2
@@ -31,6 +32,10 @@ export function meetingCapability(services: { archive: Bucket }) {
       [PUSH_TIMER]: pushTranscript,
       [FINALIZE_TIMER]: (session, id) => finalizer.resume(session, id),
       [ARCHIVE_TIMER]: (session, id) => finalizer.retryArchive(session, id),
+      [RETENTION_TIMER]: async (session) => {
+        const { removed, kept } = await finalizer.retention(session);
+        log.info("meeting.retention", { deviceId: session.deviceId, removed, kept });
+      },
       async [WEBHOOK_TIMER](session, id) {
         if (!id) return;
         const outbox = new WebhookOutbox(session.sql, session.schema);

@@ -2,9 +2,11 @@ import { completeJson, llmFor } from "../llm/client.ts";
 import { log } from "../log.ts";
 import { errorReply } from "../protocol/errors.ts";
 import type { HandlerCtx, Session } from "../session/capability.ts";
-import { applyRetention, archiveMeeting, type Bucket, type MeetingRecord } from "./archive.ts";
+import { applyRetention, archiveMeeting, type Bucket, type MeetingRecord, type RetentionResult } from "./archive.ts";
 import type { MeetingSummaryOut, ProgressStage, Segment } from "./messages.ts";
-import { ARCHIVE_TIMER, FINALIZE_TIMER, PUSH_TIMER, WEBHOOK_TIMER, meetings } from "./store.ts";
+import { ARCHIVE_TIMER, FINALIZE_TIMER, PUSH_TIMER, RETENTION_TIMER, WEBHOOK_TIMER, meetings } from "./store.ts";
+
+const DAY_MS = 86_400_000;
 import type { MeetingRow } from "./store.ts";
 import { heuristicSummary } from "./summary/heuristic.ts";
 import { normalizeSummary } from "./summary/normalize.ts";
@@ -125,12 +127,25 @@ export class Finalizer {
     queueWebhook(session, finished, summary);
   }
 
+  /**
+   * The device's retention by count and age; while it still has meetings archived, it runs again a
+   * day later, so meetings age out even when the device stops holding new ones.
+   */
+  async retention(session: Session): Promise<RetentionResult> {
+    const s = session.settings;
+    const now = session.now();
+    const result = await applyRetention(this.bucket, session.deviceId, s.MEETING_RETENTION_COUNT, now - s.MEETING_RETENTION_DAYS * DAY_MS);
+    if (result.kept > 0) session.timers.set(RETENTION_TIMER, now + DAY_MS);
+    else session.timers.clear(RETENTION_TIMER);
+    return result;
+  }
+
   /** Archives in R2 and applies retention; on failure an alarm retries, the summary is not held up. */
   private async archive(session: Session, m: MeetingRow, segments: Segment[]): Promise<boolean> {
     try {
       await archiveMeeting(this.bucket, record(session, m, segments.length), segments);
       meetings(session).dropSegments(m.id);
-      const removed = await applyRetention(this.bucket, session.settings.MEETING_RETENTION_COUNT);
+      const { removed } = await this.retention(session);
       log.info("meeting.archived", { deviceId: session.deviceId, meetingId: m.id, segments: segments.length, retentionRemoved: removed });
       return true;
     } catch (err) {

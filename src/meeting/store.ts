@@ -34,6 +34,7 @@ export const PUSH_TIMER = "meeting-push";
 export const FINALIZE_TIMER = "meeting-finalize";
 export const ARCHIVE_TIMER = "meeting-archive";
 export const WEBHOOK_TIMER = "webhook";
+export const RETENTION_TIMER = "meeting-retention";
 
 export type MeetingPhase = "active" | "finalizing" | "done";
 

@@ -352,6 +352,25 @@ describe("webhook delivery state (PROTOCOL §6.1)", () => {
   });
 });
 
+describe("retention timer", () => {
+  it("runs the device's retention at each archive and again a day later while it holds meetings", async () => {
+    const id = uniqueId("dd:00:14");
+    const sock = await startMeeting(id);
+    await snippet(sock, "Retention timer meeting");
+    await finalize(sock);
+    const timer = await eventually(
+      () => runInDurableObject(stubOf(id), (i) => i.session.timers.get("meeting-retention")),
+      (t) => t !== undefined,
+    );
+    expect(timer!.due - Date.now()).toBeGreaterThan(86_400_000 - 60_000);
+    expect(timer!.due - Date.now()).toBeLessThanOrEqual(86_400_000);
+    await fireTimer(id, "meeting-retention");
+    // Still holding a meeting: the next run is a day away again.
+    expect(await runInDurableObject(stubOf(id), (i) => i.session.timers.get("meeting-retention"))).toBeDefined();
+    sock.close();
+  });
+});
+
 describe("transcript cycle while the device is away", () => {
   it("stops waking the object when nobody listens and resumes after the next hello", async () => {
     const id = uniqueId("dd:00:11");

@@ -52,6 +52,8 @@ export class InsightScheduler {
   private wakeAt: number | null = null;
   private current: Running | null = null;
   private followUp: Trigger | null = null;
+  /** Whether a backup may be set; unknown (so true) in a fresh isolate, where one may survive. */
+  private armed = true;
 
   constructor(host: ScheduleHost) {
     this.host = host;
@@ -69,7 +71,7 @@ export class InsightScheduler {
     const due = Math.min(now + debounce, this.firstAt + debounce * MAX_WAIT_FACTOR);
     // One backup per cycle, not one storage write per line: a backup that fires before the due
     // time only re-arms itself (see alarm()).
-    if (this.due === null) this.host.arm(due + BACKUP_SLACK_MS);
+    if (this.due === null) this.arm(due + BACKUP_SLACK_MS);
     this.due = due;
     this.wakeFor(now);
   }
@@ -97,11 +99,12 @@ export class InsightScheduler {
     if (this.current && !(keepSummary && this.current.trigger === "summary")) this.current.controller.abort();
   }
 
-  /** The backup alarm fired. */
+  /** The backup alarm fired (and is gone). */
   alarm(): void {
+    this.armed = false;
     if (this.due !== null) {
       if (this.host.now() >= this.due - EARLY_MS) this.fire("debounced");
-      else this.host.arm(this.due + BACKUP_SLACK_MS);
+      else this.arm(this.due + BACKUP_SLACK_MS);
       return;
     }
     if (this.current) return;
@@ -143,10 +146,17 @@ export class InsightScheduler {
     if (now > from) this.wakeFor(now);
   }
 
+  private arm(at: number): void {
+    this.armed = true;
+    this.host.arm(at);
+  }
+
   private cancelPending(): void {
     this.due = null;
     this.firstAt = null;
-    this.host.disarm();
+    // A storage write saved per trigger: an error storm fires many times between two cycles.
+    if (this.armed) this.host.disarm();
+    this.armed = false;
   }
 
   private fire(trigger: Exclude<Trigger, "summary">): void {

@@ -38,6 +38,9 @@ export interface CodingRun {
 }
 
 const RUN = fact<CodingRun>("coding");
+const ROW = "(?, ?, ?, ?, ?, ?, ?)";
+/** 7 values a row, at most 100 bound values a statement. */
+const ROWS_PER_INSERT = 14;
 
 function emptyRun(epoch: number): CodingRun {
   return { epoch, seq: 0, stats: emptyStatsState(), phase: "", stopped: false, last: null };
@@ -93,20 +96,15 @@ export class CodingStore extends LazyStore {
     // Entries cut from a huge message still take their sequence numbers: `seq` counts lines seen.
     let seq = run.seq + (added.length - kept.length);
     const db = this.db;
-    for (const e of kept) {
-      seq++;
-      db.exec(
-        "INSERT INTO coding_history (seq, kind, level, text, name, status, ts) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        seq,
-        e.kind,
-        e.level,
-        e.text,
-        e.name ?? null,
-        e.status ?? null,
-        e.ts,
-      );
+    // Several rows per statement: a forwarded chunk is many lines, and each statement has a fixed
+    // cost in the runtime. Durable Object SQL takes at most 100 bound values per statement.
+    for (let at = 0; at < kept.length; at += ROWS_PER_INSERT) {
+      const rows = kept.slice(at, at + ROWS_PER_INSERT);
+      const values: unknown[] = [];
+      for (const e of rows) values.push(++seq, e.kind, e.level, e.text, e.name ?? null, e.status ?? null, e.ts);
+      db.exec(`INSERT INTO coding_history (seq, kind, level, text, name, status, ts) VALUES ${rows.map(() => ROW).join(", ")}`, ...values);
     }
-    db.exec("DELETE FROM coding_history WHERE seq <= ?", seq - HISTORY_MAX);
+    if (seq > HISTORY_MAX) db.exec("DELETE FROM coding_history WHERE seq <= ?", seq - HISTORY_MAX);
     if (this.mirror !== null) this.mirror = appendBounded(this.mirror, kept);
     const next: CodingRun = { ...run, seq, stats, phase };
     this.facts.set(RUN, next);

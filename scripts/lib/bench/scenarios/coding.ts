@@ -30,12 +30,16 @@ interface Sample {
   n: number;
   t0: number;
   counted: boolean;
+  /** Send → the insight that counts this error. */
   ms?: number;
+  /** Send → the ack of the message that carried it (the rest is the insight's own path). */
+  ackMs?: number;
 }
 
 interface Coder {
   client: DeviceClient;
-  sentAt: number[];
+  /** Send time of each unacknowledged message, and its error sample if it carried one. */
+  sentAt: Array<{ at: number; sample: Sample | null }>;
   acks: number[];
   errors: number;
   samples: Sample[];
@@ -84,8 +88,11 @@ export const codingScenario: Scenario = {
           const c: Coder = { client, sentAt: [], acks: [], errors: 0, samples: [], insights: 0, refused: 0 };
           client.tap((m: Json, at: number) => {
             if (m.type === "coding" && m.status === "ok") {
-              const t = c.sentAt.shift();
-              if (t !== undefined) c.acks.push(at - t);
+              const sent = c.sentAt.shift();
+              if (sent) {
+                c.acks.push(at - sent.at);
+                if (sent.sample) sent.sample.ackMs = at - sent.at;
+              }
             } else if (m.type === "coding" && m.event === "insight") {
               c.insights++;
               const errors = Number((m.stats as Json | undefined)?.errorCount ?? 0);
@@ -118,10 +125,11 @@ export const codingScenario: Scenario = {
           const batch = Array.from({ length: BATCH }, (_, j) => infoLine(i, k * BATCH + j));
           if (withError) batch[BATCH >> 1] = errorLine(k);
           const at = performance.now();
-          c.sentAt.push(at);
+          const sample = withError ? { n: ++c.errors, t0: at, counted: at - t0 >= WARMUP_MS } : null;
+          if (sample) c.samples.push(sample);
+          c.sentAt.push({ at, sample });
           c.client.send({ type: "coding", event: "log", text: batch.join("\n") });
           lines += BATCH;
-          if (withError) c.samples.push({ n: ++c.errors, t0: at, counted: at - t0 >= WARMUP_MS });
           if (i === count - 1) ticks++;
         }
         const sendS = (performance.now() - t0) / 1000;
@@ -144,6 +152,8 @@ export const codingScenario: Scenario = {
     const raw = summarize(got);
     const over = summarize(got.map((ms) => ms - llmMs));
     const acks = summarize(coders.flatMap((c) => c.acks));
+    const errorAcks = summarize(counted.flatMap((s) => (s.ackMs === undefined ? [] : [s.ackMs])));
+    const afterAck = summarize(counted.flatMap((s) => (s.ms === undefined || s.ackMs === undefined ? [] : [s.ms - s.ackMs - llmMs])));
     const refused = coders.reduce((a, c) => a + c.refused, 0);
     const insights = coders.reduce((a, c) => a + c.insights, 0);
     const errors = coders.reduce((a, c) => a + c.errors, 0);
@@ -162,6 +172,8 @@ export const codingScenario: Scenario = {
       { name: "error line → insight raw p50", unit: "ms", ours: raw?.p50 ?? null, echo: null },
       { name: "error line → insight raw p99", unit: "ms", ours: raw?.p99 ?? null, echo: null },
       { name: "error line → insight raw max", unit: "ms", ours: raw?.max ?? null, echo: null },
+      { name: "of which the error's message → its ack, p99", unit: "ms", ours: errorAcks?.p99 ?? null, echo: null },
+      { name: "of which ack → insight minus the LLM, p99", unit: "ms", ours: afterAck?.p99 ?? null, echo: null },
       { name: `log message (${BATCH} lines) → ack p50`, unit: "ms", ours: acks?.p50 ?? null, echo: null },
       { name: "log message → ack p99", unit: "ms", ours: acks?.p99 ?? null, echo: null },
       { name: "error lines without an insight", unit: "count", ours: missing, echo: null, checks: [{ text: "0", pass: missing === 0 }] },
@@ -186,6 +198,9 @@ export const codingScenario: Scenario = {
         rawMs: raw,
         overheadMs: over,
         ackMs: acks,
+        errorAckMs: errorAcks,
+        afterAckMs: afterAck,
+        samplesMs: got.map(round2),
       },
       notes,
     };

@@ -9,6 +9,7 @@ import type { AppEnv } from "./http/context.ts";
 import { apiError } from "./http/errors.ts";
 import { isLoopback } from "./http/local-dev.ts";
 import { otaRoutes } from "./http/ota.ts";
+import { firmwareFiles } from "./firmware/routes.ts";
 import { upgrade } from "./http/socket.ts";
 
 export { DeviceObject } from "./objects/device-object.ts";
@@ -43,6 +44,7 @@ app.route("/xiaozhi/ota", otaRoutes(true));
 app.get("/supie/v1", upgrade);
 app.get("/xiaozhi/v1", upgrade);
 app.route("/api", apiRoutes());
+app.route("/firmware", firmwareFiles());
 
 app.notFound((c) => apiError(c, 404, "NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 app.onError((err, c) => {

@@ -80,6 +80,10 @@ export const SettingsSchema = z.object({
   PUBLIC_WS_URL: str(),
   FIRMWARE_VERSION: str(),
   FIRMWARE_URL: str(),
+  FIRMWARE_BY_BOARD: jsonRecord(
+    z.object({ version: z.string().trim().min(1), url: z.string().trim().optional(), rollout: z.number().int().min(0).max(100).optional() }),
+  ),
+  FIRMWARE_MAX_BYTES: int(16 * 1024 * 1024, 1024, 100 * 1024 * 1024),
   TIMEZONE_OFFSET_MIN: int(480, -720, 840),
   ADMIN_TOKEN: str(),
 

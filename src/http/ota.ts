@@ -7,6 +7,7 @@ import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { deviceTokenSecret, otaActivation } from "./local-dev.ts";
 import { limitBody } from "./validate.ts";
+import { boardOf, boardOffer } from "../firmware/offer.ts";
 
 // OTA check (PROTOCOL §1.1): the firmware asks where to connect and with which token.
 // The reply never contains `mqtt`, which the firmware would prefer over the WebSocket.
@@ -29,6 +30,15 @@ function deviceVersion(body: unknown, userAgent: string | undefined): string {
   return fromUa || "0.0.0";
 }
 
+/** This server's public origin, for URLs handed to devices (behind https when the request was). */
+function publicOrigin(c: AppContext): string {
+  const ws = c.get("settings").PUBLIC_WS_URL;
+  if (ws) return new URL(ws).origin.replace(/^ws/, "http");
+  const url = new URL(c.req.url);
+  const proto = c.req.header("x-forwarded-proto") ?? url.protocol.replace(":", "");
+  return `${proto === "https" || proto === "wss" ? "https" : "http"}://${url.host}`;
+}
+
 export function websocketUrl(c: AppContext, alias: boolean): string {
   const configured = c.get("settings").PUBLIC_WS_URL;
   if (configured) return configured;
@@ -49,7 +59,11 @@ async function otaCheck(c: AppContext, alias: boolean) {
   // The firmware's system info varies by version and board; nothing in it may fail the check.
   const body: unknown = await c.req.json().catch(() => null);
   const current = deviceVersion(body, c.req.header("user-agent"));
-  const newer = s.FIRMWARE_VERSION !== "" && compareVersions(s.FIRMWARE_VERSION, current) > 0;
+  const served = (board: string, version: string) => `${publicOrigin(c)}/firmware/${board.toLowerCase()}/${version}.bin`;
+  const offer =
+    (await boardOffer(s.FIRMWARE_BY_BOARD, boardOf(body, c.req.header("user-agent")), deviceId, served)) ??
+    (s.FIRMWARE_VERSION ? { version: s.FIRMWARE_VERSION, url: s.FIRMWARE_URL } : null);
+  const newer = offer !== null && compareVersions(offer.version, current) > 0;
 
   let token = "";
   let activation: Record<string, unknown> | undefined;
@@ -75,10 +89,10 @@ async function otaCheck(c: AppContext, alias: boolean) {
     if (activated) token = await issueDeviceToken(secret, deviceId, clientId, s.DEVICE_TOKEN_TTL_S);
   }
 
-  log.info("ota.check", { deviceId, clientId, version: current, offered: newer ? s.FIRMWARE_VERSION : null, activation: Boolean(activation) });
+  log.info("ota.check", { deviceId, clientId, version: current, offered: newer ? offer.version : null, activation: Boolean(activation) });
   return c.json({
     server_time: { timestamp: Date.now(), timezone_offset: s.TIMEZONE_OFFSET_MIN },
-    firmware: { version: newer ? s.FIRMWARE_VERSION : current, url: newer ? s.FIRMWARE_URL : "" },
+    firmware: { version: newer ? offer.version : current, url: newer ? offer.url : "" },
     ...(activation ? { activation } : {}),
     websocket: { url: websocketUrl(c, alias), token, version: 1 },
   });

@@ -27,6 +27,10 @@ const ROUTES: Array<{ method: string; path: string }> = [
   { method: "POST", path: "/api/meetings/:id/webhook" },
   { method: "GET", path: "/api/config" },
   { method: "PUT", path: "/api/config" },
+  { method: "GET", path: "/api/devices/:id/history" },
+  { method: "DELETE", path: "/api/devices/:id/history" },
+  { method: "PUT", path: "/api/firmware/:id/1.0.0" },
+  { method: "GET", path: "/firmware/:id/1.0.0.bin" },
 ];
 
 const HOSTILE_PARAMS = [

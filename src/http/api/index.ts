@@ -4,6 +4,7 @@ import type { AppEnv } from "../context.ts";
 import { apiError } from "../errors.ts";
 import { adminToken } from "../local-dev.ts";
 import { limitBody } from "../validate.ts";
+import { firmwareUploads } from "../../firmware/routes.ts";
 import { configRoutes } from "./config.ts";
 import { deviceRoutes } from "./devices.ts";
 import { groupRoutes } from "./groups.ts";
@@ -22,11 +23,14 @@ export function apiRoutes() {
     if (!m || !timingSafeEqual(m[1]!.trim(), expected)) return apiError(c, 401, "UNAUTHORIZED", "missing or wrong admin bearer token");
     await next();
   });
-  app.use("*", limitBody());
+  // Firmware images have their own limit (FIRMWARE_MAX_BYTES), every other body 64 KiB.
+  const limited = limitBody();
+  app.use("*", (c, next) => (c.req.method === "PUT" && c.req.path.startsWith("/api/firmware/") ? next() : limited(c, next)));
 
   app.route("/devices", deviceRoutes());
   app.route("/groups", groupRoutes());
   app.route("/meetings", meetingRoutes());
   app.route("/config", configRoutes());
+  app.route("/firmware", firmwareUploads());
   return app;
 }

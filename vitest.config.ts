@@ -12,6 +12,8 @@ export const TEST_SECRETS = {
 
 export default defineConfig({
   test: {
+    // The server's JSON log lines are printed only for failing tests, where they help.
+    silent: "passed-only",
     projects: [
       {
         test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },

@@ -44,7 +44,9 @@ const isStop = (m: Json) => m.type === "tts" && m.state === "stop";
 
 /** The turn's messages in arrival order, frames as "frame". */
 function sequence(sock: TestSocket): Array<string> {
-  return sock.log.map((m) => (m instanceof Uint8Array ? "frame" : m.type === "tts" ? `tts ${m.state}` : String(m.type)));
+  return sock.log
+    .filter((m) => m instanceof Uint8Array || m.type !== "mcp") // MCP setup runs beside the turn (§13)
+    .map((m) => (m instanceof Uint8Array ? "frame" : m.type === "tts" ? `tts ${m.state}` : String(m.type)));
 }
 
 function decodeFrames(sock: TestSocket): Int16Array[] {
@@ -77,7 +79,7 @@ describe("typed chat (listen detect)", () => {
 
     const seq = sequence(sock).filter((s, i, a) => s !== "frame" || a[i - 1] !== "frame");
     expect(seq).toEqual(["stt", "tts start", "llm", "tts sentence_start", "frame", "tts sentence_start", "frame", "tts stop"]);
-    const json = sock.log.filter((m): m is Json => !(m instanceof Uint8Array));
+    const json = sock.log.filter((m): m is Json => !(m instanceof Uint8Array) && m.type !== "mcp");
     expect(json[0]).toEqual({ type: "stt", text: "what is the weather", session_id: hello.session_id });
     expect(json.every((m) => m.session_id === hello.session_id)).toBe(true);
     expect(json.filter((m) => m.state === "sentence_start").map((m) => m.text)).toEqual(["Sunny and warm today.", "Take a hat!"]);

@@ -30,6 +30,8 @@ export interface ConnState {
   assignedId: boolean;
   /** How the upgrade was authenticated (for the connection's log line). */
   auth: string;
+  /** `http(s)://host` the device reached us at: URLs handed to it (the vision endpoint) use it. */
+  origin: string;
   listen: ListenPhase;
   listenMode: "auto" | "manual" | "realtime";
   listenChangedAt: number;
@@ -58,6 +60,7 @@ export function newConnState(init: {
   headerVersion: BinaryVersion | null;
   assignedId: boolean;
   auth?: string;
+  origin?: string;
   now: number;
 }): ConnState {
   return {
@@ -77,6 +80,7 @@ export function newConnState(init: {
     replacedAt: null,
     assignedId: init.assignedId,
     auth: init.auth ?? "",
+    origin: init.origin ?? "",
     listen: "idle",
     listenMode: "auto",
     listenChangedAt: 0,

@@ -19,12 +19,25 @@ export const TEXT_RATE_PER_S = 50;
 export const TEXT_BURST = 200;
 const RATE_LIMITED = errorReply("RATE_LIMITED", `more than ${TEXT_RATE_PER_S} messages per second`, { retryAfterMs: 1000 });
 
-function utf8Length(text: string): number {
+/** UTF-8 size, exact where it matters against `limit`; a lower bound when clearly above it. */
+function utf8Length(text: string, limit: number): number {
   // UTF-8 needs at least one byte per UTF-16 unit and at most three: skip encoding when decided.
-  if (text.length > MAX_TEXT_BYTES) return text.length;
-  if (text.length * 3 <= MAX_TEXT_BYTES) return text.length;
+  if (text.length > limit) return text.length;
+  if (text.length * 3 <= limit) return text.length;
   return encoder.encode(text).byteLength;
 }
+
+/**
+ * `mcp` frames carry device tool results (a photo's answer, a status dump) and have their own size
+ * limit (PROTOCOL §13). Their type is sniffed near the start without parsing: the firmware puts
+ * `session_id` before `type`, so look a little further than the first field.
+ */
+const MCP_TYPE = /"type"\s*:\s*"mcp"/;
+function looksMcp(text: string): boolean {
+  return MCP_TYPE.test(text.slice(0, 256));
+}
+/** Of an `mcp` frame that cannot be routed as JSON, the start goes to its handler (the id is there). */
+const MCP_HEAD_CHARS = 512;
 
 /**
  * `admitted` is the socket's rate limit verdict for this frame (PROTOCOL §10): over it, stock
@@ -32,9 +45,12 @@ function utf8Length(text: string): number {
  */
 export async function dispatchText(session: Host, conn: Conn, text: string, admitted: boolean): Promise<void> {
   const ctx: HandlerCtx = { session, conn, now: session.now(), reply: (msg) => session.send(conn, msg) };
-  const size = utf8Length(text);
+  let size = utf8Length(text, MAX_TEXT_BYTES);
+  const mcp = size > MAX_TEXT_BYTES && looksMcp(text);
+  const limit = mcp ? session.settings.MCP_MAX_FRAME_BYTES : MAX_TEXT_BYTES;
+  if (mcp) size = utf8Length(text, limit);
   let data: unknown;
-  if (size <= MAX_TEXT_BYTES) {
+  if (size <= limit) {
     try {
       // JSON.parse is iterative: even absurd nesting cannot overflow it (the depth rule is below).
       data = JSON.parse(text);
@@ -49,14 +65,17 @@ export async function dispatchText(session: Host, conn: Conn, text: string, admi
     return;
   }
   if (!admitted) {
-    if (typeof rawType === "string" && STOCK_TYPES.has(rawType)) session.dropped(conn);
+    if ((typeof rawType === "string" && STOCK_TYPES.has(rawType)) || (rawType === undefined && looksMcp(text))) session.dropped(conn);
     else ctx.reply(RATE_LIMITED);
     return;
   }
-  if (size > MAX_TEXT_BYTES) {
+  // An `mcp` frame never gets an error (PROTOCOL §13): what cannot be routed goes to its handler.
+  if (size > limit && mcp) return unreadableMcp(session, ctx, text, `frame of ${size} bytes exceeds ${limit}`);
+  if (size > MAX_TEXT_BYTES && !mcp) {
     ctx.reply(errorReply("MESSAGE_TOO_LARGE", `text frame of ${size} bytes exceeds ${MAX_TEXT_BYTES}`));
     return;
   }
+  if (data === undefined && looksMcp(text)) return unreadableMcp(session, ctx, text, "not valid JSON");
   if (data === undefined) {
     ctx.reply(errorReply("INVALID_JSON", "frame is not valid JSON"));
     return;
@@ -66,6 +85,11 @@ export async function dispatchText(session: Host, conn: Conn, text: string, admi
     return;
   }
   const type = (data as { type?: unknown }).type;
+  if (size > MAX_TEXT_BYTES && type !== "mcp") {
+    // Sniffed as `mcp` but of another type: the 64 KiB limit of every other type applies.
+    ctx.reply(errorReply("MESSAGE_TOO_LARGE", `text frame of ${size} bytes exceeds ${MAX_TEXT_BYTES}`));
+    return;
+  }
   if (typeof type !== "string" || type === "") {
     ctx.reply(errorReply("UNKNOWN_TYPE", "message has no type"));
     return;
@@ -77,6 +101,7 @@ export async function dispatchText(session: Host, conn: Conn, text: string, admi
   }
   // Schemas, structured clone (RPC) and JSON.stringify all recurse: deep JSON stops here.
   if (text.length > 64 && jsonTooDeep(text)) {
+    if (type === "mcp") return unreadableMcp(session, ctx, text, "payload too deep");
     ctx.reply(schemaError(type, "payload too deep"));
     return;
   }
@@ -90,5 +115,20 @@ export async function dispatchText(session: Host, conn: Conn, text: string, admi
   } catch (err) {
     log.error("session.handler_failed", { deviceId: session.deviceId, type, error: err });
     ctx.reply(errorReply("INTERNAL_ERROR", `the server failed to handle "${type}"; the session goes on`));
+  }
+}
+
+/**
+ * Hands an `mcp` frame that could not be parsed (too large, not JSON, too deep) to the `mcp` route
+ * as `{type:"mcp", unreadable, head}`: no reply goes out, and the handler may still find the id of
+ * the request it answers at the start of the frame.
+ */
+async function unreadableMcp(session: Host, ctx: HandlerCtx, text: string, why: string): Promise<void> {
+  const r = session.registry.routes.mcp;
+  if (!r) return;
+  try {
+    await r.handle({ type: "mcp", unreadable: why, head: text.slice(0, MCP_HEAD_CHARS) }, ctx);
+  } catch (err) {
+    log.error("session.handler_failed", { deviceId: ctx.session.deviceId, type: "mcp", error: err });
   }
 }

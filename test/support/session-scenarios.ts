@@ -295,7 +295,7 @@ export const scenarios: Record<string, () => Promise<void>> = {
     await d.settle();
     c.save();
     assert.ok(c.saved !== null && new TextEncoder().encode(c.saved).byteLength < 2048, `attachment of ${c.saved?.length} bytes`);
-    assert.deepEqual(Object.keys(c.state.ext).sort(), ["peer", "workflow"]);
+    assert.deepEqual(Object.keys(c.state.ext).sort(), ["mcp", "peer", "workflow"]);
   },
 
   async "capabilities cannot claim the same message type, timer prefix or RPC twice"() {
@@ -331,9 +331,10 @@ export const scenarios: Record<string, () => Promise<void>> = {
     assert.equal(await d.session.rpc("peer.deliver", [env]), "enqueued", "a retried delivery is not queued twice");
     assert.equal(d.session.info().inbox, 1);
     const c = await d.hello();
+    // The inbox right after the hello reply, then MCP setup (PROTOCOL §3, §13).
     assert.deepEqual(
       c.sent.map((m) => m.type),
-      ["hello", "peer"],
+      ["hello", "peer", "mcp"],
     );
     assert.equal(c.sent[1]?.redelivery, true);
     assert.equal(attached(c, "peer", () => ({ drained: false })).drained, true);

@@ -2,8 +2,11 @@ import { log } from "../log.ts";
 import type { EndTrigger } from "./listener.ts";
 import type { ReplyStats } from "./reply.ts";
 
-// One `voice.turn` log line per turn (PROTOCOL §5.1): where the time went between the end of
-// speech and the first frame, provider time split from ours (`serverOverheadMs`).
+// One `voice.turn` log line per turn (PROTOCOL §5.1, §13): where the time went between the end of
+// speech and the first frame, provider time split from ours (`serverOverheadMs`). Time spent in
+// tool calls is provider time: `llmFirstSentenceMs` runs from the first LLM request to the first
+// sentence, across tool rounds and their waits, so a turn whose first words follow a tool call
+// counts the call (and the LLM rounds around it) as provider time, not ours.
 
 export type TurnTrigger = EndTrigger | "typed" | "wake";
 
@@ -18,6 +21,11 @@ export class TurnMetrics {
   llmFirstSentenceMs: number | null = null;
   reply: ReplyStats | null = null;
   interrupted = false;
+  /** LLM rounds that ended in tool calls, the calls, those that failed, and time spent in them. */
+  toolRounds = 0;
+  toolCalls = 0;
+  toolErrors = 0;
+  toolMs = 0;
 
   constructor(trigger: TurnTrigger, endAt: number) {
     this.trigger = trigger;
@@ -39,6 +47,10 @@ export class TurnMetrics {
       serverOverheadMs: firstFrameMs === null ? null : Math.max(0, firstFrameMs - providerMs),
       frames: r?.frames ?? 0,
       interrupted: this.interrupted,
+      toolRounds: this.toolRounds,
+      toolCalls: this.toolCalls,
+      toolErrors: this.toolErrors,
+      toolMs: this.toolMs,
     };
   }
 

@@ -1,14 +1,18 @@
 import { ProviderError, type ChatMessage } from "../llm/chat-stream.ts";
+import { log } from "../log.ts";
 import { encodeFrame } from "../protocol/binary.ts";
-import type { AlertOut } from "../protocol/messages.ts";
+import { CLOSE, type AlertOut } from "../protocol/messages.ts";
 import { attached, type HandlerCtx } from "../session/capability.ts";
 import type { OpusEncoder, OpusLib } from "./opus.ts";
 import { AlertError, type Turn } from "../session/turns.ts";
+import type { ToolSource, TurnTool } from "../tools/tool.ts";
+import { type RoundsOutcome, runRounds } from "./chat-rounds.ts";
 import type { Clock } from "./clock.ts";
 import { ChatHistory } from "./history.ts";
 import { Listener, UPLINK_RATE, type Utterance } from "./listener.ts";
 import { TurnMetrics, type TurnTrigger } from "./metrics.ts";
 import { downlinkFrameMs } from "./pacer.ts";
+import { systemPrompt } from "./prompt.ts";
 import { providersFor } from "./providers/index.ts";
 import type { Tts } from "./providers/tts.ts";
 import type { AiRunner } from "./providers/workers-ai.ts";
@@ -26,6 +30,8 @@ export interface VoiceServices {
   clock: Clock;
   /** The Workers AI binding, when the Worker has one. */
   ai?: AiRunner;
+  /** Who offers tools to chat turns (the device's MCP tools, server tools), in the order offered. */
+  tools?: readonly ToolSource[];
 }
 
 /** One socket's voice state that cannot be serialised: codecs, the capture, the running turn. */
@@ -190,7 +196,23 @@ export async function say(ctx: HandlerCtx, vc: VoiceConn, services: VoiceService
   }
 }
 
-/** Answers an utterance with the LLM, spoken sentence by sentence; history keeps what was heard. */
+/** The tools every source offers for this turn; a source that fails offers none. */
+async function turnTools(ctx: HandlerCtx, services: VoiceServices): Promise<TurnTool[]> {
+  const out: TurnTool[] = [];
+  for (const source of services.tools ?? []) {
+    try {
+      out.push(...(await source(ctx)));
+    } catch (err) {
+      log.warn("voice.tools_unavailable", { deviceId: ctx.session.deviceId, error: err });
+    }
+  }
+  return out;
+}
+
+/**
+ * Answers an utterance with the LLM, spoken sentence by sentence in one reply, whatever tool rounds
+ * it takes (chat-rounds.ts); history keeps what was heard, never the tool traffic.
+ */
 export async function chat(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServices, active: ActiveTurn, text: string): Promise<void> {
   const { session } = ctx;
   const s = session.settings;
@@ -198,32 +220,31 @@ export async function chat(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServic
   const llm = providersFor(s, services.ai).llm;
   if (!llm.ok) throw new AlertError(llm.reason);
   const history = new ChatHistory(session.sql, session.schema);
-  const messages: ChatMessage[] = [
-    { role: "system", content: s.CHAT_SYSTEM_PROMPT },
-    ...history.recent(s.CHAT_HISTORY_TURNS).map((m) => ({ role: m.role, content: m.content })),
-    { role: "user", content: text },
-  ];
   const reply = replyFor(ctx, vc, services, active);
   reply.start();
   active.replying = true;
+  const tools = await turnTools(ctx, services);
+  const messages: ChatMessage[] = [
+    { role: "system", content: systemPrompt(s.CHAT_SYSTEM_PROMPT, session.now(), s.TIMEZONE_OFFSET_MIN, tools.length > 0) },
+    ...history.recent(s.CHAT_HISTORY_TURNS).map((m) => ({ role: m.role, content: m.content })),
+    { role: "user", content: text },
+  ];
   let failed = false;
-  const t0 = services.clock.now();
-  const took = () => services.clock.now() - t0;
+  let end: RoundsOutcome["end"] = null;
   try {
     try {
-      const splitter = new SentenceSplitter();
-      for await (const ev of llm.value.stream({ messages, maxTokens: s.CHAT_MAX_TOKENS, signal: turn.signal, firstChunkTimeoutMs: s.LLM_TIMEOUT_MS })) {
-        if (ev.type !== "text") continue;
-        metrics.llmFirstTokenMs ??= took();
-        for (const sentence of splitter.push(ev.text)) {
-          metrics.llmFirstSentenceMs ??= took();
-          reply.add(sentence);
-        }
-      }
-      for (const sentence of splitter.flush()) {
-        metrics.llmFirstSentenceMs ??= took();
-        reply.add(sentence);
-      }
+      const port = {
+        deviceId: session.deviceId,
+        settings: s,
+        llm: llm.value,
+        signal: turn.signal,
+        clock: services.clock,
+        metrics,
+        splitter: new SentenceSplitter(),
+        say: (sentence: string) => reply.add(sentence),
+      };
+      end = (await runRounds(port, messages, tools)).end;
+      if (end) for (const sentence of splitSentences(end.goodbye)) reply.add(sentence);
     } catch (err) {
       if (turn.signal.aborted) return;
       failed = true;
@@ -232,6 +253,8 @@ export async function chat(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServic
       alert(ctx, e.message);
     }
     await reply.finish();
+    // end_conversation: the goodbye was played and `tts stop` went out; the conversation is over.
+    if (end && !turn.signal.aborted) ctx.conn.close(CLOSE.normal, "conversation ended");
   } finally {
     active.replying = false;
     if (!failed) history.append(text, joined(reply.spoken), session.now(), s.CHAT_HISTORY_TURNS);

@@ -51,11 +51,11 @@ describe("layer rules", () => {
     expect(output).toContain("runtime-only-in-adapters: src/peer/uses-runtime.ts");
     expect(output).toContain("no-node-builtins-in-src: src/meeting/uses-node.ts");
     expect(output).toContain("session-imports-no-capability: src/session/host.ts → src/peer/x.ts");
-  });
+  }, 60_000);
 
   it("pass on the project's own tree", () => {
     const { ok, output } = cruise(root);
     expect(output).toContain("no dependency violations found");
     expect(ok).toBe(true);
-  });
+  }, 60_000); // a cruise of the whole tree: seconds on a loaded 2-core machine
 });

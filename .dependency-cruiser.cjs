@@ -48,8 +48,8 @@ module.exports = {
     {
       name: "foundations-import-no-upper-layer",
       severity: "error",
-      comment: "auth, llm, config, group, text, protocol, storage and log sit below sessions and capabilities.",
-      from: { path: "^src/(auth|llm|config|group|text|protocol|storage)/|^src/log\\.ts$" },
+      comment: "auth, llm, config, group, text, metrics, protocol, storage and log sit below sessions and capabilities.",
+      from: { path: "^src/(auth|llm|config|group|text|metrics|protocol|storage)/|^src/log\\.ts$" },
       to: { path: [CAPABILITIES, "^src/(session|objects|http)/", "^src/(index|capabilities)\\.ts$"] },
     },
     {

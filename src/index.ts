@@ -4,6 +4,7 @@ import pkg from "../package.json" with { type: "json" };
 import { runtimeConfig } from "./config/runtime.ts";
 import { dropLlmClients } from "./llm/client.ts";
 import { log } from "./log.ts";
+import { bindAnalytics } from "./metrics/analytics.ts";
 import { apiRoutes } from "./http/api/index.ts";
 import type { AppEnv } from "./http/context.ts";
 import { apiError } from "./http/errors.ts";
@@ -19,6 +20,7 @@ const app = new Hono<AppEnv>({ strict: false });
 
 let reportedInvalid = false;
 app.use("*", async (c, next) => {
+  bindAnalytics((c.env as { ANALYTICS?: unknown }).ANALYTICS);
   const config = runtimeConfig(c.env, c.env.CONFIG, dropLlmClients);
   await config.refresh(Date.now());
   const { settings, invalid } = config;

@@ -71,12 +71,29 @@ export function formatLog(level: LogLevel, event: string, fields: LogFields = {}
   return line.length <= maxLength * 4 ? line : JSON.stringify({ level, event, truncated: truncate(line, maxLength * 4) });
 }
 
+type LogTap = (level: LogLevel, event: string, fields: LogFields) => void;
+let tap: LogTap | null = null;
+
+/** Sees every record, whatever LOG_LEVEL says (the analytics module counts warnings and errors). */
+export function onLogRecord(fn: LogTap | null): void {
+  tap = fn;
+}
+
 function write(level: LogLevel, event: string, fields?: LogFields): void {
+  if (tap) {
+    try {
+      tap(level, event, fields ?? {});
+    } catch {
+      /* a tap never costs the log line */
+    }
+  }
   if (RANK[level] < minRank) return;
   const line = formatLog(level, event, fields);
   if (level === "error") console.error(line);
   else if (level === "warn") console.warn(line);
-  else console.log(line);
+  // console.info, not console.log: `wrangler dev --log-level info` (npm run dev) shows these lines
+  // and hides wrangler's own log-level output such as its table of every binding and var.
+  else console.info(line);
 }
 
 export const log = {

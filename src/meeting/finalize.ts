@@ -1,5 +1,6 @@
 import { completeJson, llmFor } from "../llm/client.ts";
 import { log } from "../log.ts";
+import { recordProvider } from "../metrics/analytics.ts";
 import { errorReply } from "../protocol/errors.ts";
 import type { HandlerCtx, Session } from "../session/capability.ts";
 import { applyRetention, archiveMeeting, type Bucket, type MeetingRecord, type RetentionResult } from "./archive.ts";
@@ -97,8 +98,11 @@ export class Finalizer {
       return { summary: heuristicSummary(segments, "LLM_NOT_CONFIGURED"), degraded: "LLM_NOT_CONFIGURED" };
     }
     const prompt = buildSummaryPrompt(segments, { startedAt: m.startedAt, endedAt: m.endedAt ?? session.now() });
+    const t0 = session.now();
     const result = await completeJson(llmFor(s), { ...prompt, maxTokens: SUMMARY_MAX_TOKENS, temperature: 0.2, timeoutMs: SUMMARY_TIMEOUT_MS });
     progress("llm_done");
+    const outcome = result.ok ? "ok" : result.code;
+    recordProvider({ deviceId: session.deviceId, provider: "llm", purpose: "summary", model: s.LLM_MODEL, outcome, ms: session.now() - t0 });
     if (result.ok) {
       const summary = normalizeSummary(result.value);
       if (summary) return { summary, degraded: null };

@@ -1,4 +1,5 @@
 import { log } from "../log.ts";
+import { recordWebhook } from "../metrics/analytics.ts";
 import { LazyStore } from "../storage/sql.ts";
 
 // The meeting webhook (PROTOCOL §6.1): signed twice (our X-Meeting-Signature and the Standard
@@ -185,18 +186,22 @@ export async function attemptDelivery(
 ): Promise<number | null> {
   const entry = outbox.get(id);
   if (!entry || entry.state !== "pending") return null;
+  const started = Date.now();
   const attempt = await postWebhook(entry.url, opts.secret, entry.id, entry.body, opts.now);
+  const ms = Date.now() - started;
   const attemptNo = entry.attempts + 1;
   const inSeries = attemptNo - entry.seriesStart;
   const { deviceId } = opts;
   if (attempt.ok) {
     outbox.attempted(id, "delivered", attempt.status);
+    recordWebhook({ deviceId, outcome: "delivered", status: attempt.status, attempt: attemptNo, ms });
     const totals = outbox.count(inSeries === 1 ? "ok" : "retry_ok");
     log.info("meeting.webhook_delivered", { deviceId, webhookId: id, attempt: attemptNo, status: attempt.status, ...totals });
     return null;
   }
   const delay = retryDelayMs(opts.schedule, inSeries, opts.random);
   outbox.attempted(id, delay === null ? "failed" : "pending", attempt.status);
+  recordWebhook({ deviceId, outcome: delay === null ? "failed" : "retry", status: attempt.status, attempt: attemptNo, ms });
   if (delay === null) {
     const totals = outbox.count("fail");
     log.warn("meeting.webhook_failed", { deviceId, webhookId: id, attempts: attemptNo, reason: attempt.reason, ...totals });

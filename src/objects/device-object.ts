@@ -5,9 +5,10 @@ import { runtimeConfig, type RuntimeConfig } from "../config/runtime.ts";
 import { IDENTITY_HEADERS } from "../http/identity-headers.ts";
 import { dropLlmClients } from "../llm/client.ts";
 import { log } from "../log.ts";
+import { bindAnalytics } from "../metrics/analytics.ts";
 import { binaryVersion } from "../protocol/binary.ts";
 import { CLOSE } from "../protocol/messages.ts";
-import { newConnState, type Conn, type ConnState } from "../session/conn.ts";
+import { newConnState, restoreConnState, type Conn, type ConnState } from "../session/conn.ts";
 import { DeviceSession } from "../session/device-session.ts";
 import { realClock } from "../voice/clock.ts";
 import { loadOpus } from "../voice/opus.ts";
@@ -67,6 +68,12 @@ class SocketConn implements Conn {
   }
 }
 
+/** The deployed version's id (the optional CF_VERSION_METADATA binding), "" without one. */
+function buildOf(env: Env): string {
+  const id = (env as { CF_VERSION_METADATA?: { id?: unknown } }).CF_VERSION_METADATA?.id;
+  return typeof id === "string" ? id : "";
+}
+
 /** Workers AI, when the deployment binds it as `AI` (optional: nothing requires it). */
 function aiBinding(env: Env): { ai?: AiRunner } {
   const ai = (env as { AI?: AiRunner }).AI;
@@ -79,18 +86,25 @@ export class DeviceObject extends DurableObject<Env> {
   /** Runtime settings of this isolate; public for the same reason. */
   readonly config: RuntimeConfig;
   private readonly conns = new WeakMap<WebSocket, SocketConn>();
+  /** The deployed version running this instance, kept on each socket it accepts. */
+  private readonly build: string;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    // Data points for operators (src/metrics): a no-op without the optional ANALYTICS binding.
+    bindAnalytics((env as { ANALYTICS?: unknown }).ANALYTICS);
     const config = runtimeConfig(env, env.CONFIG, () => {
       dropLlmClients();
       dropVoiceClients();
     });
     this.config = config;
     const call = deviceCaller(env);
+    const build = buildOf(env);
+    this.build = build;
     this.session = new DeviceSession(
       {
         deviceId: ctx.id.name ?? "",
+        build,
         get settings() {
           return config.settings;
         },
@@ -128,7 +142,7 @@ export class DeviceObject extends DurableObject<Env> {
   private conn(ws: WebSocket): SocketConn {
     let c = this.conns.get(ws);
     if (!c) {
-      c = new SocketConn(ws, ws.deserializeAttachment() as ConnState);
+      c = new SocketConn(ws, restoreConnState(ws.deserializeAttachment()));
       this.conns.set(ws, c);
     }
     return c;
@@ -139,6 +153,7 @@ export class DeviceObject extends DurableObject<Env> {
    * event waits for it; later refreshes run beside the event and apply from the next one.
    */
   private async fresh(): Promise<void> {
+    this.session.checkBuild();
     const now = Date.now();
     if (!this.config.due(now)) return;
     const loaded = this.config.loaded;
@@ -172,6 +187,7 @@ export class DeviceObject extends DurableObject<Env> {
       headerVersion: binaryVersion(Number(h.get(IDENTITY_HEADERS.protocol))) ?? null,
       assignedId: h.get(IDENTITY_HEADERS.assigned) === "1",
       auth: h.get(IDENTITY_HEADERS.method) ?? "",
+      build: this.build,
       now: Date.now(),
     });
     const conn = new SocketConn(server, state);

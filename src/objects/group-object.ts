@@ -10,6 +10,7 @@ import { GroupTasks } from "../workflow/group-tasks.ts";
 import type { Task } from "../workflow/messages.ts";
 import type { VersionedSnapshot } from "../workflow/port.ts";
 import { TASKS_MIGRATION, type ApplyResult, type TaskOp } from "../workflow/task-store.ts";
+import { bindAnalytics } from "../metrics/analytics.ts";
 import { guardRpc } from "./boundary.ts";
 import { deviceCaller, memberPort, type DeviceCall } from "./ports.ts";
 
@@ -24,6 +25,7 @@ export class GroupObject extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    bindAnalytics((env as { ANALYTICS?: unknown }).ANALYTICS);
     const config = runtimeConfig(env, env.CONFIG);
     this.config = config;
     migrate(ctx.storage.sql, [MEMBERS_MIGRATION, TASKS_MIGRATION]);

@@ -116,6 +116,8 @@ export const REPLACED_MESSAGE = "a new connection for this device took over; thi
 export const CLOSE = {
   normal: 1000,
   policy: 1008,
+  /** Server restarting: the firmware reconnects at once (PROTOCOL §3). */
+  restart: 1012,
   idle: 4000,
   replaced: 4009,
 } as const;

@@ -40,6 +40,8 @@ export interface ConnState {
   badFrameReplyAt: number;
   /** Capabilities' own small fields, one namespace each (see `attached` in capability.ts). */
   ext: Record<string, unknown>;
+  /** The deployed version that accepted the socket (CF_VERSION_METADATA id; "" when unknown). */
+  build: string;
 }
 
 export interface Conn {
@@ -60,6 +62,7 @@ export function newConnState(init: {
   headerVersion: BinaryVersion | null;
   assignedId: boolean;
   auth?: string;
+  build?: string;
   origin?: string;
   now: number;
 }): ConnState {
@@ -88,5 +91,30 @@ export function newConnState(init: {
     badFrames: 0,
     badFrameReplyAt: 0,
     ext: {},
+    build: init.build ?? "",
   };
+}
+
+/**
+ * A socket's state as read back from its attachment. A socket can outlive the version that
+ * accepted it (a hibernated object's sockets stay open across a deploy), so an attachment may lack
+ * fields added since: they get their defaults, and the socket keeps working until the restart
+ * close of a stale socket (lifecycle.ts) ends it.
+ */
+export function restoreConnState(raw: unknown): ConnState {
+  const saved = (raw && typeof raw === "object" ? raw : {}) as Partial<ConnState>;
+  const id = typeof saved.id === "string" ? saved.id : "";
+  const deviceId = typeof saved.deviceId === "string" ? saved.deviceId : "";
+  const defaults = newConnState({
+    id,
+    deviceId,
+    clientId: deviceId,
+    sessionId: "",
+    headerVersion: null,
+    assignedId: false,
+    now: typeof saved.connectedAt === "number" ? saved.connectedAt : 0,
+  });
+  const state = { ...defaults } as Record<string, unknown>;
+  for (const [k, v] of Object.entries(saved)) if (v !== undefined && k in defaults) state[k] = v;
+  return state as unknown as ConnState;
 }

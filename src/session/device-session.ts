@@ -1,5 +1,6 @@
 import { groupOf, type Settings } from "../config/settings.ts";
 import { log } from "../log.ts";
+import { recordDisconnect } from "../metrics/analytics.ts";
 import { parseFrame } from "../protocol/binary.ts";
 import { errorReply } from "../protocol/errors.ts";
 import { CLOSE, REPLACED_MESSAGE, type AlertOut, type ModeName, type SystemOut } from "../protocol/messages.ts";
@@ -8,7 +9,7 @@ import type { Capability, HandlerCtx, RuntimeSlot, Session, UtteranceSource } fr
 import type { Conn } from "./conn.ts";
 import { CORE_TABLES } from "./core-routes.ts";
 import { DeviceStore, LAST_SEEN, MODE } from "./device-store.ts";
-import { planSocket } from "./lifecycle.ts";
+import { isStale, planSocket } from "./lifecycle.ts";
 import { takeToken, type Bucket as TokenBucket } from "./rate-limit.ts";
 import { buildRegistry, type Registry } from "./registry.ts";
 import { TEXT_BURST, TEXT_RATE_PER_S, dispatchText } from "./router.ts";
@@ -34,6 +35,8 @@ export interface SessionRuntime {
   defer(work: Promise<unknown>): void;
   /** Runs `work` in a later turn of the event loop, once what this turn sent has gone out. */
   later(work: () => void | Promise<void>, delayMs?: number): void;
+  /** The deployed version running this instance (CF_VERSION_METADATA id; "" or absent when unknown). */
+  readonly build?: string;
 }
 
 const BAD_FRAME_REPLY_INTERVAL_MS = 5000;
@@ -228,7 +231,15 @@ export class DeviceSession implements Session {
       }
     }
     for (const cap of this.registry.capabilities) cap.onClose?.(this, conn, code);
-    this.store.set(LAST_SEEN, this.now());
+    const now = this.now();
+    this.store.set(LAST_SEEN, now);
+    recordDisconnect({
+      deviceId: this.deviceId,
+      code,
+      helloed: conn.state.helloAt !== null,
+      connectedMs: now - conn.state.connectedAt,
+      audioFrames: conn.state.audioFrames,
+    });
     log.info("device.disconnected", {
       deviceId: this.deviceId,
       conn: conn.state.id,
@@ -306,7 +317,7 @@ export class DeviceSession implements Session {
     let next: number | null = this.turns.busy ? now + TURN_KEEPALIVE_MS : null;
     for (const conn of this.rt.sockets()) {
       if (!conn.open) continue;
-      const plan = planSocket(conn.state, this.lastInbound(conn), this.mode, this.limits(), now, this.turns.current(conn) !== undefined);
+      const plan = planSocket(conn.state, this.lastInbound(conn), this.mode, this.limits(), now, this.turns.current(conn) !== undefined, this.build);
       if (plan.actions.length) next = now;
       else if (plan.next !== null) next = next === null ? plan.next : Math.min(next, plan.next);
     }
@@ -317,6 +328,25 @@ export class DeviceSession implements Session {
     return { idleTimeoutS: this.settings.IDLE_TIMEOUT_S, idleWarningS: this.settings.IDLE_WARNING_S };
   }
 
+  /** The deployed version running this instance ("" when unknown). */
+  get build(): string {
+    return this.rt.build ?? "";
+  }
+
+  private buildChecked = false;
+
+  /**
+   * Called by the adapter at each event; acts on the instance's first. Sockets accepted by another
+   * deployed version (they outlived a deploy while the object hibernated) get a sweep at once: the
+   * quiet ones are closed with 1012 and reconnect into a session of this version (lifecycle.ts).
+   */
+  checkBuild(): void {
+    if (this.buildChecked) return;
+    this.buildChecked = true;
+    const build = this.build;
+    if (build && this.rt.sockets().some((c) => c.open && isStale(c.state, build))) this.reschedule();
+  }
+
   private lastInbound(conn: Conn): number {
     return Math.max(conn.state.lastActivity, this.rt.lastAutoResponse(conn));
   }
@@ -325,11 +355,15 @@ export class DeviceSession implements Session {
     const now = this.now();
     for (const conn of this.rt.sockets()) {
       if (!conn.open) continue;
-      const plan = planSocket(conn.state, this.lastInbound(conn), this.mode, this.limits(), now, this.turns.current(conn) !== undefined);
+      const plan = planSocket(conn.state, this.lastInbound(conn), this.mode, this.limits(), now, this.turns.current(conn) !== undefined, this.build);
       for (const action of plan.actions) {
         switch (action.kind) {
           case "close-replaced":
             conn.close(CLOSE.replaced, "replaced by a new connection");
+            break;
+          case "restart":
+            conn.close(CLOSE.restart, "server restarting");
+            log.info("device.restart_close", { deviceId: this.deviceId, conn: conn.state.id, from: conn.state.build || null, to: this.build });
             break;
           case "timeout":
             this.send(conn, { type: "system", event: "timeout" } satisfies SystemOut);

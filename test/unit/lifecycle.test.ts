@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { newConnState } from "../../src/session/conn.ts";
-import { HEARTBEAT_MS, REPLACED_CLOSE_MS, TIMEOUT_GRACE_MS, planSocket } from "../../src/session/lifecycle.ts";
+import { newConnState, restoreConnState } from "../../src/session/conn.ts";
+import { HEARTBEAT_MS, REPLACED_CLOSE_MS, STALE_RECHECK_MS, TIMEOUT_GRACE_MS, planSocket } from "../../src/session/lifecycle.ts";
 
 const limits = { idleTimeoutS: 600, idleWarningS: 15 };
 const base = () => ({ ...newConnState({ id: "c", deviceId: "d", clientId: "d", sessionId: "s", headerVersion: null, assignedId: false, now: 0 }), helloAt: 0 });
@@ -42,6 +42,41 @@ describe("socket plan (PROTOCOL §3)", () => {
     const s = { ...base(), replacedAt: 10_000 };
     expect(planSocket(s, 0, null, limits, 10_500)).toEqual({ actions: [], next: 10_000 + REPLACED_CLOSE_MS });
     expect(planSocket(s, 0, null, limits, 11_500).actions).toEqual([{ kind: "close-replaced" }]);
+  });
+});
+
+describe("sockets from another deployed version (docs/deploy.md)", () => {
+  const now = 10_000;
+  it("closes a quiet stale socket with a restart at once", () => {
+    const s = { ...base(), build: "version-a" };
+    expect(planSocket(s, now, null, limits, now, false, "version-b")).toEqual({ actions: [{ kind: "restart" }], next: null });
+    // Sockets from before version markers existed count as another version.
+    expect(planSocket({ ...s, build: "" }, now, null, limits, now, false, "version-b").actions).toEqual([{ kind: "restart" }]);
+  });
+
+  it("waits while the device is listening or a turn runs, looking again every few seconds", () => {
+    const listening = { ...base(), build: "version-a", listen: "listening" as const };
+    expect(planSocket(listening, now, null, limits, now, false, "version-b")).toEqual({ actions: [], next: now + STALE_RECHECK_MS });
+    const s = { ...base(), build: "version-a" };
+    expect(planSocket(s, now, null, limits, now, true, "version-b")).toEqual({ actions: [], next: now + STALE_RECHECK_MS });
+  });
+
+  it("leaves sockets of the same version, and everything when the version is unknown", () => {
+    const s = { ...base(), build: "version-b" };
+    expect(planSocket(s, now, null, limits, now, false, "version-b").actions).toEqual([]);
+    expect(planSocket({ ...s, build: "version-a" }, now, null, limits, now, false, "").actions).toEqual([]);
+  });
+
+  it("lets a replaced socket close as replaced", () => {
+    const s = { ...base(), build: "version-a", replacedAt: 0 };
+    expect(planSocket(s, now, null, limits, now, false, "version-b").actions).toEqual([{ kind: "close-replaced" }]);
+  });
+
+  it("reads back an older version's attachment with defaults for the fields it lacks", () => {
+    const { build: _b, features: _f, ext: _e, ...older } = { ...base(), listen: "listening" as const };
+    const s = restoreConnState(older);
+    expect(s).toMatchObject({ id: "c", deviceId: "d", sessionId: "s", listen: "listening", build: "", features: [], ext: {} });
+    expect(restoreConnState(null)).toMatchObject({ id: "", build: "", listen: "idle" });
   });
 });
 

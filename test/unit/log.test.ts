@@ -44,7 +44,7 @@ describe("structured logs", () => {
 
 describe("LOG_LEVEL", () => {
   it("drops records below the level", () => {
-    const out = vi.spyOn(console, "log").mockImplementation(() => {});
+    const out = vi.spyOn(console, "info").mockImplementation(() => {});
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     log.debug("peer.sent");
     log.info("device.hello");

@@ -1,4 +1,5 @@
 import { log } from "../../log.ts";
+import { recordConnect } from "../../metrics/analytics.ts";
 import { binaryVersion } from "../../protocol/binary.ts";
 import type { HelloIn, HelloOut } from "../../protocol/messages.ts";
 import type { HostCtx } from "../host.ts";
@@ -42,15 +43,18 @@ async function afterHello(ctx: HostCtx): Promise<void> {
   const s = ctx.conn.state;
   session.reschedule();
   // One line per connection: the upgrade itself is not logged separately.
+  const sockets = session.live().length;
+  const mode = session.mode;
   log.info("device.hello", {
     deviceId: session.deviceId,
     conn: s.id,
     auth: s.auth,
-    sockets: session.live().length,
+    sockets,
     binary: s.binary,
     features: s.features,
-    mode: session.mode,
+    mode,
   });
+  recordConnect({ deviceId: session.deviceId, auth: s.auth, mode, helloMs: (s.helloAt ?? s.connectedAt) - s.connectedAt, sockets });
   // In list order: queued peer messages come first (PROTOCOL §3), then mode snapshots.
   for (const cap of session.registry.capabilities) {
     if (!cap.afterHello) continue;

@@ -72,9 +72,11 @@ export const ToolsListResult = z.looseObject({
 export function toolSpec(raw: unknown): DeviceToolSpec | null {
   const t = Tool.safeParse(raw);
   if (!t.success) return null;
-  // Keys come from the device: `__proto__` must stay a plain key.
-  const properties = Object.create(null) as ToolSchema["properties"];
+  // Keys come from the device; a property named `__proto__` would set the prototype, so it is left out.
+  // (Null-prototype objects would not survive RPC's structured clone.)
+  const properties: ToolSchema["properties"] = {};
   for (const [k, v] of Object.entries(t.data.inputSchema?.properties ?? {})) {
+    if (k === "__proto__") continue;
     const p = Property.safeParse(v);
     if (p.success) properties[k] = p.data;
   }

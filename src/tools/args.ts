@@ -59,10 +59,10 @@ export function checkArgs(schema: ToolSchema, raw: string): ArgsCheck {
   const given = (k: string) => Object.hasOwn(input, k) && input[k] !== undefined && input[k] !== null;
   const missing = (schema.required ?? []).filter((k) => !given(k));
   if (missing.length) return { ok: false, message: `missing: ${missing.join(", ")}` };
-  // Names come from the device: a property called `__proto__` must stay a plain key.
-  const out = Object.create(null) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
   for (const [name, p] of Object.entries(props)) {
-    if (!given(name)) continue;
+    // Names come from the device: one called `__proto__` would set the prototype, not a key.
+    if (name === "__proto__" || !given(name)) continue;
     const one = checkOne(name, p, input[name]);
     if (!one.ok) return one;
     out[name] = one.value;

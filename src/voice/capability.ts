@@ -1,7 +1,18 @@
 import { capability, type HandlerCtx, type RuntimeSlot, type Session } from "../session/capability.ts";
 import { ChatHistory, HISTORY_MIGRATION } from "./history.ts";
 import type { Utterance } from "./listener.ts";
-import { chat, freeVoiceConn, listenerOf, newVoiceConn, say, speechTurn, startVoiceTurn, type VoiceConn, type VoiceServices } from "./turn.ts";
+import {
+  chat,
+  freeVoiceConn,
+  listenerOf,
+  releaseIdleCodecs,
+  newVoiceConn,
+  say,
+  speechTurn,
+  startVoiceTurn,
+  type VoiceConn,
+  type VoiceServices,
+} from "./turn.ts";
 
 // Voice (PROTOCOL §4, §5, §5.1): capture and turn detection on the socket's audio, turns that
 // recognise, dispatch and answer, barge-in, and the chat history. Last in the capability list, so
@@ -78,7 +89,9 @@ export function voiceCapability(services: VoiceServices) {
     },
 
     onAbort(ctx) {
-      vcOf(ctx).listener?.cancel();
+      const vc = vcOf(ctx);
+      vc.listener?.cancel();
+      releaseIdleCodecs(vc);
     },
 
     async onUtterance(ctx, text, source) {

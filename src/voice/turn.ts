@@ -64,6 +64,22 @@ export function freeVoiceConn(vc: VoiceConn): void {
   vc.encoder = null;
 }
 
+/**
+ * Frees the codecs a socket is not using right now. Their memory lives in the isolate's one wasm
+ * instance, shared by every object in it, and an object can be evicted without its sockets
+ * closing: codecs kept only while a turn runs or the device listens cannot leak that way.
+ */
+export function releaseIdleCodecs(vc: VoiceConn): void {
+  if (vc.listener && vc.listener.listening === null) {
+    vc.listener.free();
+    vc.listener = null;
+  }
+  if (vc.encoder && vc.active === null) {
+    vc.encoder.codec.free();
+    vc.encoder = null;
+  }
+}
+
 export function listenerOf(vc: VoiceConn, services: VoiceServices, ctx: HandlerCtx): Listener {
   const s = ctx.session.settings;
   vc.listener ??= new Listener(services.opus(), { silenceMs: s.VAD_SILENCE_MS, fallbackMs: s.MANUAL_LISTEN_FALLBACK_MS });
@@ -82,6 +98,7 @@ export function startVoiceTurn(ctx: HandlerCtx, vc: VoiceConn, trigger: TurnTrig
       if (vc.active === active) vc.active = null;
       metrics.interrupted ||= turn.signal.aborted;
       metrics.log(ctx.session.deviceId);
+      releaseIdleCodecs(vc);
     }
   });
 }

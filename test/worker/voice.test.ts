@@ -9,7 +9,7 @@ import { concatPcm, rmsDb } from "../../src/voice/pcm.ts";
 import { snrDb, tone } from "../../src/voice/signal.ts";
 import { parseWav } from "../../src/voice/wav.ts";
 import zhMeta from "../fixtures/speech-zh.json";
-import { api, connectDevice, type Json, type TestSocket, uniqueId } from "./helpers.ts";
+import { api, connectDevice, eventually, type Json, type TestSocket, uniqueId } from "./helpers.ts";
 import { llm, voice } from "./services.ts";
 
 // The voice pipeline in workerd against the fake OpenAI-compatible server: real Opus both ways,
@@ -166,19 +166,21 @@ describe("speech turns", () => {
   it("auto mode: the server VAD ends the utterance after the silence", async () => {
     await voice.asr("what time is it");
     await llm.answer("Time for tea.");
-    const log = vi.spyOn(console, "log");
+    const log = vi.spyOn(console, "info");
     const id = uniqueId();
     const { sock } = await connectDevice(id);
     sock.send({ type: "listen", state: "start", mode: "auto" });
     sendAudio(sock, utterancePackets(900, 1200));
     expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "what time is it" });
     await sock.next(isStop, 15_000);
-    await new Promise((r) => setTimeout(r, 50));
-    const turn = log.mock.calls
-      .map((c) => String(c[0]))
-      .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l))
-      .find((l) => l.event === "voice.turn" && l.deviceId === id);
+    // The turn logs once it has finished, just after its tts stop.
+    const turnLog = () =>
+      log.mock.calls
+        .map((c) => String(c[0]))
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l))
+        .find((l) => l.event === "voice.turn" && l.deviceId === id);
+    const turn = await eventually(async () => turnLog(), (t) => t !== undefined);
     expect(turn).toMatchObject({ trigger: "vad", interrupted: false, frames: expect.any(Number), asrMs: expect.any(Number) });
     expect(turn.frames).toBeGreaterThan(0);
     expect(turn.firstFrameMs).toBeGreaterThan(0);

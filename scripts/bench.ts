@@ -13,6 +13,7 @@ import { SCENARIOS } from "./lib/bench/scenarios/index.ts";
 import { echoTarget, FD_HINT, oursTarget } from "./lib/bench/targets.ts";
 import type { BenchContext, BenchOptions } from "./lib/bench/types.ts";
 import { PEER_INBOX_MAX } from "./lib/bench/scenarios/inbox.ts";
+import { reloadWorker } from "./lib/bench/reload.ts";
 
 // npm run bench [-- --devices N --rate R --only connect,capacity,peer,inbox,fanout,finalize --json]
 // Starts bench/wrangler.toml (our Worker unchanged + a bare echo Durable Object, one workerd) with
@@ -40,6 +41,10 @@ const USAGE = `usage: npm run bench -- [options]
   --coders N      coding: devices in coding mode (default 20; the fake LLM's latency is --llm-ms)
   --lines R       coding: log lines per second per device (default 100)
   --coding-s S    coding: seconds the log stream runs (default 15)
+  --queued N      recovery: peer messages queued for sleeping devices before the restart (default
+                  1000, over devices/10 of them; the restart is of --devices connected devices)
+  --recovery-by restart|reload  recovery: stop and start wrangler dev on the same state (default),
+                  or a new Worker version under it, as a deploy (the port stays open)
   --only LIST     comma list of scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
   --json          print the JSON report instead of the table
   --verbose       echo wrangler dev's output, with the Worker's own logs, to stderr
@@ -67,6 +72,8 @@ const { values } = parseArgs({
     coders: { type: "string", default: "20" },
     lines: { type: "string", default: "100" },
     "coding-s": { type: "string", default: "15" },
+    queued: { type: "string", default: "1000" },
+    "recovery-by": { type: "string", default: "restart" },
     only: { type: "string" },
     json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
@@ -107,6 +114,8 @@ const options: BenchOptions = {
   coders: Math.round(positive("coders", values.coders)),
   linesPerS: positive("lines", values.lines),
   codingS: positive("coding-s", values["coding-s"]),
+  queued: Math.round(positive("queued", values.queued)),
+  recoveryBy: values["recovery-by"] === "reload" ? "reload" : "restart",
 };
 const only = values.only
   ?.split(",")
@@ -258,6 +267,22 @@ const ctx: BenchContext = {
     outputs.push(srv.output);
     log(`fresh server at ${srv.url}${vars && Object.keys(vars).length ? ` with ${Object.keys(vars).join(", ")}` : ""}; ${describe(srv)}`);
   },
+  async relaunch() {
+    const t0 = performance.now();
+    const old = srv;
+    server = undefined;
+    srv = await old.restart();
+    server = srv;
+    starts++;
+    outputs.push(srv.output);
+    log(`server restarted on the same state at ${srv.url}; ${describe(srv)}`);
+    return { downMs: performance.now() - t0 };
+  },
+  async reload() {
+    const r = await reloadWorker(snap.dir, srv.url);
+    log(`new Worker version under the same server at ${srv.url}`);
+    return r;
+  },
   log,
   memory: () => sampleMemory(srv.pid, srv.port),
   cpu: () => sampleCpu(srv.pid, srv.port),
@@ -287,6 +312,7 @@ try {
     fanout: `fan-out ${o.group} devices × ${o.changes} changes`,
     finalize: `finalize ${o.meetings} × ${o.segments} segments, LLM ${o.llmMs} ms`,
     coding: `coding ${o.coders} devices × ${o.linesPerS} lines/s for ${o.codingS} s, LLM ${o.llmMs} ms`,
+    recovery: `recovery (${o.recoveryBy}) of ${o.devices} devices, ${o.queued} messages queued`,
   };
   const summary =
     `wrangler dev ×${starts} · ${cpus().length} CPUs · machine busy ${machine ? `${machine.busyPct}% (steal ${machine.stealPct}%)` : "?"} · ` +

@@ -25,6 +25,8 @@ export interface DevServerOptions {
   vars?: Record<string, string>;
   /** Directory for Durable Object / R2 state; a fresh temporary one when absent. */
   persistTo?: string;
+  /** With `persistTo`: the directory is this server's own and is removed when it stops. */
+  ownState?: boolean;
   /** Where the temporary state directory goes when `persistTo` is not given (default: the OS temp dir). */
   stateParent?: string;
   port?: number;
@@ -32,7 +34,7 @@ export interface DevServerOptions {
   config?: string;
   /** Print the server's output (for debugging a test). */
   verbose?: boolean;
-  /** wrangler's --log-level (default "info"); the Worker's console.log lines need "log" or "debug". */
+  /** wrangler's --log-level (default "info", which shows the Worker's info, warn and error lines). */
   logLevel?: "debug" | "log" | "info" | "warn" | "error" | "none";
 }
 
@@ -45,12 +47,19 @@ export interface DevServer {
   /** Everything the server printed so far (logs are JSON lines among wrangler's own output). */
   output(): string;
   stop(): Promise<void>;
+  /**
+   * Stops wrangler dev and starts it again with the same options on the same port and the same
+   * local state (Durable Object storage, R2, KV, D1 kept): a server restart devices can reconnect
+   * to at the address they know. Resolves once the new one answers /health; this object is then
+   * stopped and the returned one is the server.
+   */
+  restart(): Promise<DevServer>;
 }
 
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
   const port = opts.port ?? (await freePort());
   const inspector = await freePort();
-  const ownDir = !opts.persistTo;
+  const ownDir = !opts.persistTo || opts.ownState === true;
   const persistTo = opts.persistTo ?? mkdtempSync(join(opts.stateParent ?? tmpdir(), "supie-e2e-"));
   const args = [
     join(ROOT, "node_modules/wrangler/bin/wrangler.js"),
@@ -85,6 +94,14 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   child.stderr!.on("data", onData);
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
 
+  const halt = async () => {
+    if (child.exitCode !== null) return;
+    child.kill("SIGTERM");
+    const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(killer);
+  };
+
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -109,13 +126,12 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     pid: child.pid ?? 0,
     output: () => out,
     async stop() {
-      if (child.exitCode === null) {
-        child.kill("SIGTERM");
-        const killer = setTimeout(() => child.kill("SIGKILL"), 5000);
-        await exited;
-        clearTimeout(killer);
-      }
+      await halt();
       if (ownDir) rmSync(persistTo, { recursive: true, force: true });
+    },
+    async restart() {
+      await halt();
+      return startDevServer({ ...opts, port, persistTo, ownState: ownDir });
     },
   };
 }

@@ -46,6 +46,10 @@ export interface BenchOptions {
   linesPerS: number;
   /** coding: seconds the log stream runs. */
   codingS: number;
+  /** recovery: peer messages queued for sleeping devices before the restart (devices = `devices`). */
+  queued: number;
+  /** recovery: a restart of wrangler dev (the port closes) or a reload of a new Worker version under it. */
+  recoveryBy: "restart" | "reload";
 }
 
 export interface BenchContext {
@@ -61,6 +65,17 @@ export interface BenchContext {
    * for this server only, on top of the run's (e.g. LLM_BASE_URL of a fake LLM the scenario started).
    */
   restart(vars?: Record<string, string>): Promise<void>;
+  /**
+   * Stops the server and starts it again with the same code, vars and port on the same local state
+   * (Durable Object storage, R2, KV, D1 kept): a restart the devices reconnect to at the address
+   * they know. Returns when the new server answers /health, with the time it was down.
+   */
+  relaunch(): Promise<{ downMs: number }>;
+  /**
+   * A new version under the same server, as a deploy: the bundle changes, wrangler dev replaces the
+   * runtime (every socket closes) on the same port and state. Returns once the new version answers.
+   */
+  reload(): Promise<{ downMs: number }>;
   /** Progress line on stderr. */
   log(msg: string): void;
   /** RSS of the workerd processes wrangler dev spawned (null where /proc is unavailable). */

@@ -7,6 +7,7 @@ import { finalizeScenario } from "./finalize.ts";
 import { hostileScenario } from "./hostile.ts";
 import { inboxScenario } from "./inbox.ts";
 import { peerScenario } from "./peer.ts";
+import { recoveryScenario } from "./recovery.ts";
 
 // Every benchmark scenario, in run order; each starts on a fresh server. `--only a,b` picks by
 // name.
@@ -19,4 +20,5 @@ export const SCENARIOS: Scenario[] = [
   finalizeScenario,
   hostileScenario,
   codingScenario,
+  recoveryScenario,
 ];

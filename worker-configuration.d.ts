@@ -3,6 +3,7 @@
 // Runtime types generated with workerd@1.20261117.1 2026-11-01 nodejs_compat
 interface __BaseEnv_Env {
 	CONFIG: KVNamespace;
+	ASSETS: Fetcher;
 	ARCHIVE: R2Bucket;
 	AUTH_MODE: string;
 	DEVICE_TOKEN_TTL_S: string;

@@ -11,6 +11,7 @@ import { apiError } from "./http/errors.ts";
 import { isLoopback } from "./http/local-dev.ts";
 import { otaRoutes } from "./http/ota.ts";
 import { firmwareFiles } from "./firmware/routes.ts";
+import { consoleRoutes } from "./http/console.ts";
 import { upgrade } from "./http/socket.ts";
 
 export { DeviceObject } from "./objects/device-object.ts";
@@ -47,6 +48,7 @@ app.get("/supie/v1", upgrade);
 app.get("/xiaozhi/v1", upgrade);
 app.route("/api", apiRoutes());
 app.route("/firmware", firmwareFiles());
+app.route("/", consoleRoutes());
 
 app.notFound((c) => apiError(c, 404, "NOT_FOUND", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
 app.onError((err, c) => {

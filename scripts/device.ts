@@ -3,6 +3,8 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { formatInsight, planReplay, replay } from "./lib/coding-replay.ts";
 import { DeviceClient } from "./lib/device-client.ts";
+import { boardTools } from "./lib/device-mcp.ts";
+import { linkMcp } from "./lib/device-mcp-link.ts";
 import { TALK_MODES, type TalkMode } from "./lib/device-talk.ts";
 import { DeviceVoice } from "./lib/device-voice.ts";
 import { parseSimCommand, SIM_HELP, simHello } from "./lib/sim-commands.ts";
@@ -34,6 +36,9 @@ const { values } = parseArgs({
     "save-dir": { type: "string" },
     save: { type: "string" },
     timeout: { type: "string", default: "60000" },
+    camera: { type: "boolean", default: false },
+    photo: { type: "string" },
+    "board-tools": { type: "string", default: "0" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -48,6 +53,9 @@ if (values.help) {
       "  --say FILE          speak FILE (WAV, 16-bit PCM at any rate, or Ogg Opus) as the microphone would,\n" +
       "                      print the reply and its summary, exit (0 once a reply ended without an alert)\n" +
       "  --mode auto|manual  with --say: auto streams silence until the server's stt, manual sends listen stop (default auto)\n" +
+      "  --camera            the device's MCP server has the camera tool (take_photo posts a JPEG to the vision URL)\n" +
+      "  --photo FILE.jpg    the photo take_photo sends (default: a tiny test JPEG)\n" +
+      "  --board-tools N     N more board tools (LED strip segments), to make tools/list page\n" +
       "  --fast              send the audio at once instead of one packet per 60 ms\n" +
       "  --save-dir DIR      save every reply as a WAV at the hello's sample rate (also interactively)\n" +
       "  --save FILE.wav     save the next reply there\n  --timeout MS        with --say: how long to wait for the reply (default 60000)\n\n" +
@@ -104,6 +112,13 @@ const shown = new URL(client.ws.url);
 if (shown.searchParams.has("authorization")) shown.searchParams.set("authorization", "Bearer …"); // keep tokens off the screen
 say(`* connected to ${shown} as ${client.deviceId}`);
 say(`< ${JSON.stringify(client.hello)}`);
+// The firmware's MCP server (PROTOCOL §13): answers the server's initialize, tools/list and tools/call.
+const photo = values.photo;
+linkMcp(
+  client,
+  { camera: values.camera, extraTools: boardTools(Number(values["board-tools"]) || 0), ...(photo ? { photo: () => new Uint8Array(readFileSync(photo)) } : {}) },
+  say,
+);
 // Frames that arrived together with the hello were buffered by the client: print them first.
 for (const msg of client.inbox.splice(0)) say(`< ${JSON.stringify(msg)}`);
 for (const b of client.binary.splice(0)) say(`< [binary ${b.byteLength} bytes]`);

@@ -3,6 +3,8 @@ import { parseSettings } from "../../src/config/settings.ts";
 import { type ChatEvent, type ChatLlm, type ChatMessage, type ChatRequest, ProviderError, type ToolCall } from "../../src/llm/chat-stream.ts";
 import { checkArgs } from "../../src/tools/args.ts";
 import { ToolNames } from "../../src/tools/names.ts";
+import { serverToolSource } from "../../src/tools/server-tools.ts";
+import type { HandlerCtx } from "../../src/session/capability.ts";
 import type { ToolResult, TurnTool } from "../../src/tools/tool.ts";
 import { MAX_CALLS_PER_ROUND, runRounds } from "../../src/voice/chat-rounds.ts";
 import { realClock } from "../../src/voice/clock.ts";
@@ -229,5 +231,18 @@ describe("the system prompt", () => {
     expect(localTime(at, -330)).toBe("Friday 2026-11-20 00:35 (UTC-05:30)");
     expect(systemPrompt("Be brief.", at, 0, false)).toBe("Be brief.\n\nLocal time now: Friday 2026-11-20 06:05 (UTC+00:00).");
     expect(systemPrompt("Be brief.", at, 0, true)).toMatch(/Use one only when the user asks/);
+  });
+});
+
+describe("server tools offered", () => {
+  const source = serverToolSource({ peers: {} as never, workflow: {} as never });
+  const names = (mode: string | null, raw: Record<string, string> = {}) =>
+    (source({ session: { mode, settings: parseSettings(raw).settings } } as unknown as HandlerCtx) as TurnTool[]).map((t) => t.name);
+
+  it("are CHAT_SERVER_TOOLS in its order, none in meeting mode, none when the setting is empty", () => {
+    expect(names(null)).toEqual(["end_conversation", "send_message", "list_group_members", "add_task"]);
+    expect(names("working", { CHAT_SERVER_TOOLS: "add_task, nope ,add_task" })).toEqual(["add_task"]);
+    expect(names("meeting")).toEqual([]);
+    expect(names(null, { CHAT_SERVER_TOOLS: "" })).toEqual([]);
   });
 });

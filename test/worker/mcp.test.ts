@@ -1,10 +1,10 @@
 import { env, exports } from "cloudflare:workers";
-import { runInDurableObject } from "cloudflare:test";
+import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { boardTools, tinyJpeg } from "../../scripts/lib/device-mcp.ts";
 import { issueVisionToken } from "../../src/auth/vision-token.ts";
 import { api, BASE, connectDevice, eventually, fetchWorker, type Json, openSocket, SECRET, type TestSocket, tokenFor, uniqueId } from "./helpers.ts";
-import { connectFirmware, fakeChat, mcpState } from "./mcp-device.ts";
+import { connectFirmware, fakeChat, mcpReady, mcpState } from "./mcp-device.ts";
 import { llm, voice } from "./services.ts";
 
 // Device tools over MCP (PROTOCOL §13) in workerd: the test plays the firmware's MCP server
@@ -119,6 +119,39 @@ describe("setup", () => {
     expect(b.mcp.requests[0]!.id).toBe(1);
     a.sock.close();
     b.sock.close();
+  });
+});
+
+describe("hibernation", () => {
+  it("setup survives the object being evicted mid-listing: ids go on rising, the listing starts over and completes", async () => {
+    const id = uniqueId();
+    let release: (() => void) | null = null;
+    let held = false;
+    const { sock, mcp } = await connectFirmware(id, {
+      extraTools: boardTools(40),
+      ready: false,
+      intercept: (p) => {
+        if (held || p.method !== "tools/list" || (p.params as Json).cursor === "") return undefined;
+        held = true;
+        return new Promise<undefined>((r) => (release = () => r(undefined)));
+      },
+    });
+    await mcp.waitFor("tools/list", 2);
+    expect(await mcpState(id)).toMatchObject({ phase: "list", pages: 2, wait: 3 });
+    await evictDurableObject(stub(id));
+    release!();
+    const state = await mcpReady(id);
+    expect(state).toMatchObject({ phase: "ready" });
+    const ids = mcp.requests.map((r) => r.id as number);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(ids.length);
+    // The page answered after the wake could not be joined to the lost first one: listed again from "".
+    const firstPages = mcp.requests.filter((r) => r.method === "tools/list").map((r) => (r.params as Json).cursor === "");
+    expect(firstPages.slice(0, 3)).toEqual([true, false, true]);
+    expect(firstPages.slice(3).every((first) => !first)).toBe(true);
+    const stored = await runInDurableObject(stub(id), (o) => (o.session.store.get({ key: "mcp.tools" }) as { tools: Json[] }).tools.length);
+    expect(stored).toBe(44);
+    sock.close();
   });
 });
 

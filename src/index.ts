@@ -13,6 +13,7 @@ import { otaRoutes } from "./http/ota.ts";
 import { firmwareFiles } from "./firmware/routes.ts";
 import { consoleRoutes } from "./http/console.ts";
 import { upgrade } from "./http/socket.ts";
+import { visionRoutes } from "./http/vision.ts";
 
 export { DeviceObject } from "./objects/device-object.ts";
 export { GroupObject } from "./objects/group-object.ts";
@@ -39,7 +40,7 @@ const corsPolicy = cors({
   allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
   allowHeaders: ["device-id", "client-id", "content-type", "authorization", "activation-version", "protocol-version"],
 });
-for (const path of ["/supie/ota/*", "/xiaozhi/ota/*", "/supie/ota", "/xiaozhi/ota", "/api/*"]) app.use(path, corsPolicy);
+for (const path of ["/supie/ota/*", "/xiaozhi/ota/*", "/supie/ota", "/xiaozhi/ota", "/api/*", "/supie/vision/*"]) app.use(path, corsPolicy);
 
 app.get("/health", (c) => c.json({ status: "ok", version: pkg.version }));
 app.route("/supie/ota", otaRoutes(false));
@@ -47,6 +48,7 @@ app.route("/xiaozhi/ota", otaRoutes(true));
 app.get("/supie/v1", upgrade);
 app.get("/xiaozhi/v1", upgrade);
 app.route("/api", apiRoutes());
+app.route("/supie/vision", visionRoutes());
 app.route("/firmware", firmwareFiles());
 app.route("/", consoleRoutes());
 

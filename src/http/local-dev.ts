@@ -41,6 +41,15 @@ export function otaActivation(s: Settings, local: boolean): "off" | "required" {
   return local ? "off" : "required";
 }
 
+/**
+ * What to do about a missing secret, for the 503 and its log line. The usual case in development:
+ * a board on the LAN reaches `wrangler dev` at the machine's LAN address, which is not loopback, so
+ * no development value applies there (docs/deploy.md, "Boards on the LAN").
+ */
+export function missingSecretHint(name: string, host: string): string {
+  return `set it with \`wrangler secret put ${name}\`; under \`wrangler dev\` reached at ${host} (not a loopback address, so no development value applies) put ${name} in .dev.vars, see docs/deploy.md`;
+}
+
 export function adminToken(s: Settings, local: boolean): string {
   if (s.ADMIN_TOKEN) return s.ADMIN_TOKEN;
   if (!local) return "";

@@ -5,7 +5,7 @@ import { log } from "../log.ts";
 import { deviceCaller } from "../objects/ports.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
-import { deviceTokenSecret, otaActivation } from "./local-dev.ts";
+import { deviceTokenSecret, missingSecretHint, otaActivation } from "./local-dev.ts";
 import { limitBody } from "./validate.ts";
 import { boardOf, boardOffer } from "../firmware/offer.ts";
 
@@ -70,8 +70,9 @@ async function otaCheck(c: AppContext, alias: boolean) {
   if (s.AUTH_MODE === "device-token" || s.AUTH_MODE === "mixed") {
     const secret = deviceTokenSecret(s, c.get("local"));
     if (!secret) {
-      log.error("ota.no_token_secret", { deviceId, message: "DEVICE_TOKEN_SECRET is not set; refusing to issue device tokens" });
-      return apiError(c, 503, "SERVER_MISCONFIGURED", "DEVICE_TOKEN_SECRET is not set on this server; no device token can be issued");
+      const hint = missingSecretHint("DEVICE_TOKEN_SECRET", new URL(c.req.url).host);
+      log.error("ota.no_token_secret", { deviceId, message: "DEVICE_TOKEN_SECRET is not set; refusing to issue device tokens", hint });
+      return apiError(c, 503, "SERVER_MISCONFIGURED", `DEVICE_TOKEN_SECRET is not set on this server; no device token can be issued (${hint})`);
     }
     let activated = true;
     if (otaActivation(s, c.get("local")) === "required") {

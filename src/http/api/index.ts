@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { timingSafeEqual } from "../../auth/compare.ts";
 import type { AppEnv } from "../context.ts";
 import { apiError } from "../errors.ts";
-import { adminToken } from "../local-dev.ts";
+import { adminToken, missingSecretHint } from "../local-dev.ts";
 import { limitBody } from "../validate.ts";
 import { firmwareUploads } from "../../firmware/routes.ts";
 import { configRoutes } from "./config.ts";
@@ -18,7 +18,10 @@ export function apiRoutes() {
 
   app.use("*", async (c, next) => {
     const expected = adminToken(c.get("settings"), c.get("local"));
-    if (!expected) return apiError(c, 503, "ADMIN_DISABLED", "ADMIN_TOKEN is not set on this server; the API is closed");
+    if (!expected) {
+      const hint = missingSecretHint("ADMIN_TOKEN", new URL(c.req.url).host);
+      return apiError(c, 503, "ADMIN_DISABLED", `ADMIN_TOKEN is not set on this server; the API is closed (${hint})`);
+    }
     const m = /^bearer\s+(.+)$/i.exec((c.req.header("authorization") ?? "").trim());
     if (!m || !timingSafeEqual(m[1]!.trim(), expected)) return apiError(c, 401, "UNAUTHORIZED", "missing or wrong admin bearer token");
     await next();

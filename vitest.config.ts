@@ -1,4 +1,4 @@
-import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 // Three layers (DESIGN.md): unit tests of portable logic in Node; Worker tests inside workerd with
@@ -20,7 +20,7 @@ export default defineConfig({
       },
       {
         plugins: [
-          cloudflareTest(({ inject }) => ({
+          cloudflareTest(async ({ inject }) => ({
             remoteBindings: false,
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
@@ -38,6 +38,8 @@ export default defineConfig({
                 TTS_MODEL: "fake-tts",
                 MEETING_WEBHOOK_URL: inject("webhookUrl"),
                 MEETING_WEBHOOK_SECRET: "test-webhook-secret",
+                // The fleet registry's schema, applied to each test file's fresh D1 by the setup file.
+                TEST_MIGRATIONS: await readD1Migrations("./migrations"),
               },
             },
           })),
@@ -46,6 +48,7 @@ export default defineConfig({
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
           globalSetup: ["./test/setup/worker-services.ts"],
+          setupFiles: ["./test/worker/apply-migrations.ts"],
           testTimeout: 20_000,
           // The fake providers are one stateful server: files take turns steering it.
           fileParallelism: false,

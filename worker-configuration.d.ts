@@ -4,6 +4,7 @@
 interface __BaseEnv_Env {
 	CONFIG: KVNamespace;
 	ASSETS: Fetcher;
+	FLEET: D1Database;
 	ARCHIVE: R2Bucket;
 	AUTH_MODE: string;
 	DEVICE_TOKEN_TTL_S: string;
@@ -15,6 +16,7 @@ interface __BaseEnv_Env {
 	OAUTH_INTROSPECTION_URL: string;
 	OAUTH_CLIENT_ID: string;
 	OTA_ACTIVATION: string;
+	ACTIVATION_CODE_TTL_S: string;
 	PUBLIC_WS_URL: string;
 	FIRMWARE_VERSION: string;
 	FIRMWARE_URL: string;

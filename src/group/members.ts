@@ -1,15 +1,26 @@
 import type { Sql } from "../storage/sql.ts";
 
 // Group membership in the GroupObject's SQLite. A device joins once (its object remembers that it
-// did), so connects cost the group nothing; whether a member is online is asked of the member's
-// own object when it matters (listing, fan-out), so the answer is always current and a group that
-// every device of a vendor shares (the default key is the id's first 8 characters) is no hot spot.
+// did), so connects cost the group nothing; which members are online comes from the fleet
+// registry, which each device's object keeps current, so a group that every device of a vendor
+// shares (the default key is the id's first 8 characters) is no hot spot.
 
 export const MEMBERS_MIGRATION = {
   name: "members-v1",
   up: `CREATE TABLE group_members (device_id TEXT PRIMARY KEY, joined_at INTEGER NOT NULL);
   CREATE TABLE IF NOT EXISTS broadcast_limits (device_id TEXT PRIMARY KEY, last_at INTEGER NOT NULL);`,
 };
+
+/** Members the device's own object put here (its profile may name a group the settings do not). */
+export const MEMBERS_PINNED_MIGRATION = {
+  name: "members-v2",
+  up: "ALTER TABLE group_members ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
+};
+
+export interface Member {
+  deviceId: string;
+  pinned: boolean;
+}
 
 export class Members {
   private readonly sql: Sql;
@@ -22,15 +33,25 @@ export class Members {
     for (const id of deviceIds) this.sql.exec("INSERT OR IGNORE INTO group_members (device_id, joined_at) VALUES (?, ?)", id, at);
   }
 
+  /** A member by its own word; `pinned` when only its profile puts it here. */
+  claim(deviceId: string, pinned: boolean, at: number): void {
+    this.sql.exec(
+      "INSERT INTO group_members (device_id, joined_at, pinned) VALUES (?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET pinned = excluded.pinned",
+      deviceId,
+      at,
+      pinned ? 1 : 0,
+    );
+  }
+
   leave(deviceId: string): void {
     this.sql.exec("DELETE FROM group_members WHERE device_id = ?", deviceId);
   }
 
-  all(): string[] {
+  all(): Member[] {
     return this.sql
-      .exec<{ device_id: string }>("SELECT device_id FROM group_members ORDER BY device_id")
+      .exec<{ device_id: string; pinned: number }>("SELECT device_id, pinned FROM group_members ORDER BY device_id")
       .toArray()
-      .map((r) => r.device_id);
+      .map((r) => ({ deviceId: r.device_id, pinned: r.pinned === 1 }));
   }
 
   /** Broadcast rate limit: returns 0 when allowed (and records it), else the wait in ms. */

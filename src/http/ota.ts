@@ -5,6 +5,7 @@ import { log } from "../log.ts";
 import { deviceCaller } from "../objects/ports.ts";
 import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
+import { recordSighting } from "./fleet.ts";
 import { deviceTokenSecret, missingSecretHint, otaActivation } from "./local-dev.ts";
 import { limitBody } from "./validate.ts";
 import { boardOf, boardOffer } from "../firmware/offer.ts";
@@ -90,6 +91,7 @@ async function otaCheck(c: AppContext, alias: boolean) {
     if (activated) token = await issueDeviceToken(secret, deviceId, clientId, s.DEVICE_TOKEN_TTL_S);
   }
 
+  recordSighting(c, deviceId, body);
   log.info("ota.check", { deviceId, clientId, version: current, offered: newer ? offer.version : null, activation: Boolean(activation) });
   return c.json({
     server_time: { timestamp: Date.now(), timezone_offset: s.TIMEZONE_OFFSET_MIN },
@@ -104,8 +106,8 @@ async function activationPoll(c: AppContext) {
   if (otaActivation(s, c.get("local")) !== "required") return c.json({ status: "activated" }, 200);
   const deviceId = normaliseId(c.req.header("device-id"));
   if (!deviceId || !isValidId(deviceId)) return apiError(c, 400, "INVALID_REQUEST", "missing Device-Id header");
-  const state = await deviceCaller(c.env)(deviceId, "activation.ota");
-  return state.activated ? c.json({ status: "activated" }, 200) : c.json({ status: "waiting" }, 202);
+  const activated = await deviceCaller(c.env)(deviceId, "activation.activated");
+  return activated ? c.json({ status: "activated" }, 200) : c.json({ status: "waiting" }, 202);
 }
 
 export function otaRoutes(alias: boolean) {

@@ -102,6 +102,23 @@ export async function listMeetings(bucket: Bucket, opts: { limit: number; device
   return out.slice(0, opts.limit);
 }
 
+/** Meetings started at or after `since`: index keys up to that time, read newest first. */
+export async function countMeetingsSince(bucket: Bucket, since: number): Promise<number> {
+  const bound = `index/all/${inverted(since)}`;
+  let n = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix: "index/all/", limit: 1000, ...(cursor ? { cursor } : {}) });
+    for (const o of page.objects) {
+      // `<inverted start>-<id>`: a key past the bound started before `since`, and so do all after it.
+      if (o.key.slice(0, bound.length) > bound) return n;
+      n++;
+    }
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return n;
+}
+
 export async function getRecord(bucket: Bucket, meetingId: string): Promise<MeetingRecord | null> {
   const obj = await bucket.get(recordKey(meetingId));
   return obj ? (JSON.parse(await obj.text()) as MeetingRecord) : null;

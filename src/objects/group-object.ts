@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { runtimeConfig, type RuntimeConfig } from "../config/runtime.ts";
 import { Group, type GroupMember } from "../group/group.ts";
-import { MEMBERS_MIGRATION } from "../group/members.ts";
+import { MEMBERS_MIGRATION, MEMBERS_PINNED_MIGRATION } from "../group/members.ts";
 import { broadcast } from "../peer/broadcast.ts";
 import type { PeerEnvelope } from "../peer/messages.ts";
 import type { BroadcastResult } from "../peer/port.ts";
@@ -14,8 +14,9 @@ import { bindAnalytics } from "../metrics/analytics.ts";
 import { guardRpc } from "./boundary.ts";
 import { deviceCaller, memberPort, type DeviceCall } from "./ports.ts";
 
-// Runtime adapter for one device group (its name is the group key): membership and presence,
-// broadcast fan-out with its rate limit, and the working-mode task list, all in portable modules.
+// Runtime adapter for one device group (its name is the group key): membership, online members
+// (from the fleet registry), broadcast fan-out with its rate limit, and the working-mode task list,
+// all in portable modules.
 
 export class GroupObject extends DurableObject<Env> {
   private readonly config: RuntimeConfig;
@@ -28,7 +29,7 @@ export class GroupObject extends DurableObject<Env> {
     bindAnalytics((env as { ANALYTICS?: unknown }).ANALYTICS);
     const config = runtimeConfig(env, env.CONFIG);
     this.config = config;
-    migrate(ctx.storage.sql, [MEMBERS_MIGRATION, TASKS_MIGRATION]);
+    migrate(ctx.storage.sql, [MEMBERS_MIGRATION, TASKS_MIGRATION, MEMBERS_PINNED_MIGRATION]);
     this.call = deviceCaller(env);
     const members = memberPort(env, this.call);
     this.group = new Group({
@@ -53,7 +54,12 @@ export class GroupObject extends DurableObject<Env> {
 
   /** A device's object asks to join once; it remembers that it did. */
   async join(deviceId: string): Promise<void> {
-    return this.run("join", () => this.group.admit(deviceId));
+    return this.run("join", () => this.group.join(deviceId));
+  }
+
+  /** A device's object says its group changed. */
+  async leave(deviceId: string): Promise<void> {
+    return this.run("leave", () => this.group.leave(deviceId));
   }
 
   async onlineMembers(): Promise<GroupMember[]> {

@@ -1,4 +1,6 @@
 import type { DeviceRpcName, RpcArgs, RpcResult } from "../capabilities.ts";
+import { fleetOf, fleetPortOf, type Fleet } from "../fleet/fleet.ts";
+import type { FleetPort } from "../fleet/port.ts";
 import type { MemberPort } from "../group/group.ts";
 import type { PeerPort } from "../peer/port.ts";
 import type { PushSnapshot } from "../workflow/group-tasks.ts";
@@ -58,6 +60,7 @@ export function peerPort(env: Env, call: DeviceCall = deviceCaller(env)): PeerPo
     broadcast: (groupKey, from, envelope) => group(groupKey, (s) => s.broadcast(from, envelope)),
     notifyRedelivered: (sender, to, count) => call(sender, "peer.redelivered", to, count),
     join: (groupKey, deviceId) => group(groupKey, (s) => s.join(deviceId)),
+    leave: (groupKey, deviceId) => group(groupKey, (s) => s.leave(deviceId)),
   };
 }
 
@@ -70,11 +73,23 @@ export function workflowPort(env: Env): WorkflowPort {
   };
 }
 
-/** How a group reaches its members: presence, snapshots. */
+/** How a group reaches its members: who is online (the fleet registry when bound), snapshots. */
 export function memberPort(env: Env, call: DeviceCall = deviceCaller(env)): MemberPort & { pushSnapshot: PushSnapshot } {
   const device = stubs(env.DEVICE);
+  const fleet = fleetFrom(env);
   return {
     status: (id) => device(id, (s) => s.status()),
+    ...(fleet ? { online: (key: string) => fleet.devices.onlineMembers(key, Date.now()) } : {}),
     pushSnapshot: (id, snapshot, version) => call(id, "workflow.pushSnapshot", snapshot, version),
   };
+}
+
+/** The fleet registry, or null when the deployment binds no `FLEET` D1 database. */
+export function fleetFrom(env: Env): Fleet | null {
+  // Typed as always bound, but a wrangler.toml without the binding gives undefined: the registry is then off.
+  return fleetOf(env.FLEET);
+}
+
+export function fleetPort(env: Env): FleetPort {
+  return fleetPortOf(fleetFrom(env));
 }

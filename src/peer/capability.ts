@@ -1,3 +1,4 @@
+import type { FleetPort } from "../fleet/port.ts";
 import { capability, route } from "../session/capability.ts";
 import type { WorkflowPort } from "../workflow/port.ts";
 import { deliverInboxAfterHello, deliverLocal, inboxOf, joinGroup, receiveRedelivered } from "./delivery.ts";
@@ -8,14 +9,14 @@ import type { PeerPort } from "./port.ts";
 
 // Peer messages and the offline inbox (PROTOCOL §9), and the device's group membership.
 
-export function peerCapability(services: { peers: PeerPort; workflow: WorkflowPort }) {
-  const { peers, workflow } = services;
+export function peerCapability(services: { peers: PeerPort; workflow: WorkflowPort; fleet: FleetPort }) {
+  const { peers, workflow, fleet } = services;
   return capability({
     name: "peer",
     routes: { peer: route(PeerIn, (msg, ctx) => handlePeer(msg, ctx, peers, workflow)) },
     migrations: [INBOX_MIGRATION],
     afterHello(ctx) {
-      deliverInboxAfterHello(ctx, peers);
+      deliverInboxAfterHello(ctx, peers, fleet);
       // Out of the handshake's way: a device that never joined its group joins now.
       joinGroup(ctx.session, peers);
     },
@@ -24,7 +25,7 @@ export function peerCapability(services: { peers: PeerPort; workflow: WorkflowPo
     },
     describe: (session) => ({ inbox: inboxOf(session).count(session.now()) }),
     rpc: {
-      deliver: (session, envelope: PeerEnvelope) => deliverLocal(session, envelope, peers),
+      deliver: (session, envelope: PeerEnvelope) => deliverLocal(session, envelope, peers, fleet),
       redelivered: (session, to: string, count: number) => receiveRedelivered(session, to, count),
     },
   });

@@ -1,3 +1,5 @@
+import { reportFleet } from "../fleet/capability.ts";
+import type { FleetPort } from "../fleet/port.ts";
 import { log } from "../log.ts";
 import { attached, fact, type HandlerCtx, type Session } from "../session/capability.ts";
 import type { Conn } from "../session/conn.ts";
@@ -24,9 +26,15 @@ export function inboxLimits(session: Session) {
 /** Whether the inbox has been delivered on this socket; until then new messages queue behind it. */
 const drained = (conn: Conn) => attached(conn, "peer", () => ({ drained: false }));
 
-export function deliverLocal(session: Session, envelope: PeerEnvelope, peers: PeerPort): DeliveryOutcome {
+export function deliverLocal(session: Session, envelope: PeerEnvelope, peers: PeerPort, fleet: FleetPort): DeliveryOutcome {
   const conn = session.current();
-  if (!conn) return inboxOf(session).enqueue(envelope, inboxLimits(session), session.now());
+  if (!conn) {
+    const inbox = inboxOf(session);
+    const outcome = inbox.enqueue(envelope, inboxLimits(session), session.now());
+    // The registry's count (GET /api/stats) follows; a burst becomes one write.
+    if (outcome === "enqueued") reportFleet(session, fleet, { inbox: inbox.count(session.now()) });
+    return outcome;
+  }
   // Just after a hello the inbox may not be delivered yet: it goes first, so order holds.
   if (!drained(conn).drained) drainInbox(session, conn, peers);
   session.send(conn, envelope);
@@ -40,16 +48,16 @@ export function receiveRedelivered(session: Session, to: string, count: number):
   inboxOf(session).enqueueNotice(crypto.randomUUID(), notice, inboxLimits(session).ttlMs, session.now());
 }
 
-export function deliverInboxAfterHello(ctx: HandlerCtx, peers: PeerPort): void {
-  drainInbox(ctx.session, ctx.conn, peers);
+export function deliverInboxAfterHello(ctx: HandlerCtx, peers: PeerPort, fleet: FleetPort): void {
+  if (drainInbox(ctx.session, ctx.conn, peers)) reportFleet(ctx.session, fleet, { inbox: 0 });
 }
 
-/** Sends the inbox on `conn` oldest first, then tells each original sender how many arrived. */
-function drainInbox(session: Session, conn: Conn, peers: PeerPort): void {
+/** Sends the inbox on `conn` oldest first, then tells each original sender how many arrived; true when it held messages. */
+function drainInbox(session: Session, conn: Conn, peers: PeerPort): boolean {
   drained(conn).drained = true;
   conn.save();
   const { messages, notices } = inboxOf(session).drain(session.now());
-  if (messages.length === 0 && notices.length === 0) return;
+  if (messages.length === 0 && notices.length === 0) return false;
   const perSender = new Map<string, number>();
   for (const m of messages) {
     session.send(conn, { ...m, redelivery: true } satisfies PeerEnvelope);
@@ -65,15 +73,18 @@ function drainInbox(session: Session, conn: Conn, peers: PeerPort): void {
       }),
     );
   }
+  return true;
 }
 
 /**
  * Joins the device's group once per group key (the device remembers), so later connects cost the
- * group nothing. Talking to the group (tasks, broadcast) also makes a device a member.
+ * group nothing. Talking to the group (tasks, broadcast) also makes a device a member. When the
+ * device's group changed (its profile, DEVICE_GROUPS) it leaves the group it had joined.
  */
 export function joinGroup(session: Session, peers: PeerPort): void {
   const key = session.groupKey;
-  if (session.store.get(JOINED_GROUP) === key) return;
+  const previous = session.store.get(JOINED_GROUP);
+  if (previous === key) return;
   const deviceId = session.deviceId;
   // Noted at once, so it shares the commit of what the device writes just after its first hello
   // (the idle alarm); forgotten again if the join fails, so the next hello retries.
@@ -84,4 +95,7 @@ export function joinGroup(session: Session, peers: PeerPort): void {
       session.store.delete(JOINED_GROUP);
     }),
   );
+  if (previous) {
+    session.defer(peers.leave(previous, deviceId).catch((err: unknown) => log.warn("group.leave_failed", { deviceId, groupKey: previous, error: err })));
+  }
 }

@@ -8,7 +8,15 @@ import { taskToWorkflow } from "./task-to-workflow.ts";
 
 export async function handlePeer(msg: PeerIn, ctx: HandlerCtx, peers: PeerPort, workflow: WorkflowPort): Promise<void> {
   const { session } = ctx;
-  const req = { from: session.deviceId, ref: msg.id, to: msg.to, category: msg.category, payload: msg.payload };
+  const req = {
+    from: session.deviceId,
+    fromGroup: session.groupKey,
+    fromName: session.alias ?? session.deviceId,
+    ref: msg.id,
+    to: msg.to,
+    category: msg.category,
+    payload: msg.payload,
+  };
   const envelope = await relayTask(newEnvelope(req, session.settings, ctx.now), session.settings);
   const result = await sendPeer(req, envelope, session.settings, peers, ctx.now, () => session.now());
   if (!result.ok) {

@@ -15,6 +15,11 @@ export interface PeerPort {
   deliver(target: string, envelope: PeerEnvelope): Promise<DeliveryOutcome>;
   broadcast(groupKey: string, from: string, envelope: PeerEnvelope): Promise<BroadcastResult>;
   notifyRedelivered(sender: string, to: string, count: number): Promise<void>;
-  /** Joins the device to its group (once per device and group key; the device remembers). */
+  /**
+   * Joins the device to its group (once per device and group key; the device remembers). Only the
+   * device's own object calls it, so the group takes its word (a profile's group included).
+   */
   join(groupKey: string, deviceId: string): Promise<void>;
+  /** The device's group changed: it is no longer a member of `groupKey`. */
+  leave(groupKey: string, deviceId: string): Promise<void>;
 }

@@ -21,6 +21,9 @@ export interface SendRequest {
   payload: Record<string, unknown>;
   /** API sends skip the ACL: the operator may reach any device. */
   trusted?: boolean;
+  /** The sender's own group and name when its session knows them (its profile wins over the settings). */
+  fromGroup?: string;
+  fromName?: string;
 }
 
 export type SendResult = { ok: true; receipt: PeerReceipt; envelope: PeerEnvelope } | { ok: false; code: "RATE_LIMITED"; retryAfterMs: number };
@@ -31,7 +34,7 @@ export function newEnvelope(req: SendRequest, settings: Settings, now: number): 
     event: "message",
     id: crypto.randomUUID(),
     from: req.from,
-    fromName: req.from === OPERATOR ? "operator" : aliasOf(settings, req.from),
+    fromName: req.from === OPERATOR ? "operator" : (req.fromName ?? aliasOf(settings, req.from)),
     category: (req.category ?? "chat").trim().toLowerCase() || "chat",
     payload: req.payload,
     ts: now,
@@ -46,7 +49,7 @@ export async function sendPeer(
   startedAt: number,
   now: () => number,
 ): Promise<SendResult> {
-  const senderGroup = groupOf(settings, req.from);
+  const senderGroup = req.fromGroup ?? groupOf(settings, req.from);
   const { acl } = aclFrom(settings.PEER_ACL);
   const delivered: string[] = [];
   const enqueued: string[] = [];

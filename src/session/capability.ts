@@ -20,8 +20,12 @@ export interface Session {
   readonly deviceId: string;
   readonly settings: Settings;
   readonly mode: ModeName | null;
-  /** The device's group key (PROTOCOL §7). */
+  /** The device's group key (PROTOCOL §7): a capability's override (the profile's), else the settings'. */
   readonly groupKey: string;
+  /** The device's alias: a capability's override (the profile's), else DEVICE_ALIASES; null when neither. */
+  readonly alias: string | null;
+  /** The alias and group capabilities set for this device (the profile's), without the settings' fallback. */
+  overrides(): { alias: string | null; group: string | null };
   /** Small per-device facts (typed keys, see `fact`). */
   readonly store: DeviceStore;
   /** One alarm, many named timers; a capability's timer names start with a prefix it declares. */
@@ -120,6 +124,12 @@ export interface Capability {
   /** `abort` from the device, after the core cancelled its turn. */
   onAbort?(ctx: HandlerCtx): void;
   onClose?(session: Session, conn: Conn, code: number): void;
+  /**
+   * Names that win over DEVICE_ALIASES and DEVICE_GROUPS for this device (the profile's, PROTOCOL
+   * §11); for each field the first capability in list order that gives one wins. Read often: keep
+   * it to cached reads.
+   */
+  names?(session: Session): { alias?: string | undefined; group?: string | undefined } | undefined;
   /** Fields this capability adds to GET /api/devices/:id. */
   describe?(session: Session): Record<string, unknown>;
   /** RPC entry points, reached through the object's `call(name, args)`. */

@@ -1,4 +1,4 @@
-import { groupOf, type Settings } from "../config/settings.ts";
+import { configuredAlias, groupOf, type Settings } from "../config/settings.ts";
 import { log } from "../log.ts";
 import { recordDisconnect } from "../metrics/analytics.ts";
 import { parseFrame } from "../protocol/binary.ts";
@@ -104,7 +104,24 @@ export class DeviceSession implements Session {
   }
 
   get groupKey(): string {
-    return groupOf(this.settings, this.deviceId);
+    return this.named("group") ?? groupOf(this.settings, this.deviceId);
+  }
+
+  get alias(): string | null {
+    return this.named("alias") ?? configuredAlias(this.settings, this.deviceId);
+  }
+
+  overrides(): { alias: string | null; group: string | null } {
+    return { alias: this.named("alias") ?? null, group: this.named("group") ?? null };
+  }
+
+  /** A capability's override of the device's alias or group (see Capability.names). */
+  private named(field: "alias" | "group"): string | undefined {
+    for (const cap of this.registry.capabilities) {
+      const v = cap.names?.(this)?.[field];
+      if (v) return v;
+    }
+    return undefined;
   }
 
   get mode(): ModeName | null {

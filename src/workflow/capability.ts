@@ -1,4 +1,3 @@
-import { groupOf } from "../config/settings.ts";
 import { capability, route } from "../session/capability.ts";
 import { debouncedSnapshot, handleWorkflow, sendSnapshot } from "./handler.ts";
 import { WorkflowIn, type WorkflowSnapshot } from "./messages.ts";
@@ -19,8 +18,8 @@ export function workflowCapability(services: { workflow: WorkflowPort }) {
       /** A group's task list changed: show it on the device if it is connected (never queued). */
       pushSnapshot(session, snapshot: WorkflowSnapshot, version: number): boolean {
         if (!session.current()) return false;
-        // A member the group still lists after DEVICE_GROUPS moved it shows only its own group.
-        if (snapshot.groupKey !== groupOf(session.settings, session.deviceId)) return false;
+        // A member the group still lists after its profile or DEVICE_GROUPS moved it shows only its own group.
+        if (snapshot.groupKey !== session.groupKey) return false;
         return sendSnapshot(session, undefined, { snapshot, version });
       },
     },

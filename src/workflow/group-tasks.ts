@@ -6,8 +6,9 @@ import type { VersionedSnapshot } from "./port.ts";
 import { TaskStore, type ApplyResult, type TaskOp } from "./task-store.ts";
 
 // A group's task list, run by the group's object (PROTOCOL §7): changes are applied in its SQLite
-// and every member but the actor is shown the new snapshot (offline ones answer at once without
-// touching their storage, and are never queued for).
+// and every online member but the actor is shown the new snapshot (the group's online members come
+// from the fleet registry, so offline members are not even asked; they get the list at their next
+// hello in working mode).
 
 export type PushSnapshot = (deviceId: string, snapshot: WorkflowSnapshot, version: number) => Promise<boolean>;
 
@@ -45,18 +46,21 @@ export class GroupTasks {
     const result = this.store.apply(op, now);
     const snapshot = this.snapshotNow();
     if (result.ok && result.changed) {
-      const version = result.version;
-      const members = this.group.memberIds().filter((id) => id !== actor);
       // Fan-out runs after the reply: the actor's own answer does not wait for the whole group.
       this.defer(
-        Promise.all(
-          members.map((id) =>
-            this.push(id, snapshot, version).catch((err: unknown) => log.warn("group.snapshot_failed", { groupKey: this.group.key, to: id, error: err })),
-          ),
-        ),
+        this.fanOut(snapshot, result.version, actor).catch((err: unknown) => log.warn("group.fan_out_failed", { groupKey: this.group.key, error: err })),
       );
-      log.info("workflow.changed", { groupKey: this.group.key, op: op.op, actor, version, members: members.length });
+      log.info("workflow.changed", { groupKey: this.group.key, op: op.op, actor, version: result.version });
     }
     return { result, snapshot, version: this.store.version() };
+  }
+
+  private async fanOut(snapshot: WorkflowSnapshot, version: number, actor: string): Promise<void> {
+    const key = this.group.key;
+    const targets = (await this.group.onlineMembers()).map((m) => m.deviceId).filter((id) => id !== actor);
+    await Promise.all(
+      targets.map((id) => this.push(id, snapshot, version).catch((err: unknown) => log.warn("group.snapshot_failed", { groupKey: key, to: id, error: err }))),
+    );
+    log.debug("workflow.fanned_out", { groupKey: key, version, members: targets.length });
   }
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { deviceCapabilities, type Services } from "../../src/capabilities.ts";
+import { NO_FLEET } from "../../src/fleet/port.ts";
 import { parseSettings, type Settings } from "../../src/config/settings.ts";
 import type { Capability } from "../../src/session/capability.ts";
 import type { Conn, ConnState } from "../../src/session/conn.ts";
@@ -102,10 +103,12 @@ export function opusFromPackage(): OpusLib {
 /** Services that fail loudly if a test reaches them without wiring them. */
 export function unwiredServices(over: Partial<Services> = {}): Services {
   return {
-    peers: { deliver: unused, broadcast: unused, notifyRedelivered: async () => {}, join: async () => {} },
+    peers: { deliver: unused, broadcast: unused, notifyRedelivered: async () => {}, join: async () => {}, leave: async () => {} },
     workflow: { apply: unused, snapshot: unused, get: unused },
     archive: { put: unused, get: unused, delete: unused, list: unused },
     voice: { opus: opusFromPackage, clock: realClock },
+    // The registry is a side channel of every connect: off unless a test wires one.
+    fleet: NO_FLEET,
     ...over,
   };
 }

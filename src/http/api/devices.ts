@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { isValidId, normaliseId } from "../../auth/identity.ts";
-import { deviceCaller, deviceStub, peerPort, workflowPort } from "../../objects/ports.ts";
+import { deviceCaller, deviceStub, fleetFrom, peerPort, workflowPort } from "../../objects/ports.ts";
 import { relayTask } from "../../peer/relay.ts";
 import { OPERATOR, newEnvelope, sendPeer } from "../../peer/send.ts";
 import { taskToWorkflow } from "../../peer/task-to-workflow.ts";
@@ -30,7 +30,10 @@ export function deviceRoutes() {
 
   app.get("/:id", device, async (c) => {
     const { id } = c.req.valid("param");
-    return c.json(await deviceStub(c.env, id).info());
+    const fleet = fleetFrom(c.env);
+    // lastSeen as the list has it (last OTA check, connect or disconnect) once the registry knows the device.
+    const [info, row] = await Promise.all([deviceStub(c.env, id).info(), fleet ? fleet.devices.device(id, Date.now()).catch(() => null) : null]);
+    return c.json(row ? { ...(info as Record<string, unknown>), lastSeen: row.lastSeen } : info);
   });
 
   app.delete("/:id/sessions", device, async (c) => {

@@ -3,14 +3,16 @@ import { z } from "zod";
 import { normaliseId } from "../../auth/identity.ts";
 import { getRecord } from "../../meeting/archive.ts";
 import { importMeetingTasks } from "../../meeting/import-tasks.ts";
-import { groupStub } from "../../objects/ports.ts";
+import { fleetFrom, groupStub } from "../../objects/ports.ts";
 import { OPERATOR } from "../../peer/send.ts";
 import { TaskInput } from "../../workflow/messages.ts";
 import type { AppEnv } from "../context.ts";
 import { apiError } from "../errors.ts";
+import { fleetOr503 } from "../fleet.ts";
 import { idParam, jsonBody } from "../validate.ts";
 
-// /api/groups/:key — a group's online members and its task list (PROTOCOL §7, §11).
+// /api/groups — the groups of the fleet; /api/groups/:key — a group's online members and its task
+// list (PROTOCOL §7, §11).
 
 const TasksBody = z.object({ tasks: z.array(TaskInput, { error: "tasks must be an array of task objects" }).min(1).max(200) });
 const ImportBody = z.object({ meetingId: z.string({ error: "missing: meetingId" }).min(1, { error: "missing: meetingId" }).max(64) });
@@ -19,9 +21,19 @@ export function groupRoutes() {
   const app = new Hono<AppEnv>();
   const group = idParam("key", "group key");
 
+  // Every group with a known device (default groups included), from the fleet registry.
+  app.get("/", async (c) => {
+    const r = fleetOr503(c);
+    if ("error" in r) return r.error;
+    return c.json({ items: await r.fleet.devices.groups(Date.now()) });
+  });
+
+  // Online members from the registry, without waking the group or asking any member's object;
+  // without a registry the group object asks its members.
   app.get("/:key/devices", group, async (c) => {
     const { key } = c.req.valid("param");
-    const devices = await groupStub(c.env, key).onlineMembers();
+    const fleet = fleetFrom(c.env);
+    const devices = fleet ? await fleet.devices.onlineMembers(key, Date.now()) : await groupStub(c.env, key).onlineMembers();
     return c.json({ groupKey: key, devices, count: devices.length });
   });
 

@@ -30,7 +30,7 @@ export async function groupMembers(session: Session, directory: GroupDirectory |
   }
   // The device itself, with the name its session knows.
   const self = out.get(session.deviceId);
-  out.set(session.deviceId, { deviceId: session.deviceId, name: self?.name ?? aliasOf(s, session.deviceId), online: true });
+  out.set(session.deviceId, { deviceId: session.deviceId, name: self?.name ?? session.alias ?? session.deviceId, online: true });
   return [...out.values()].sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name));
 }
 

@@ -72,7 +72,15 @@ function sendMessage(ctx: HandlerCtx, services: ServerToolServices): TurnTool {
         name = r.member.name;
       }
       const startedAt = session.now();
-      const req = { from: session.deviceId, to: [target], category: "chat", payload: { text, via: "voice" } };
+      // The sender's group and name as its session knows them (a profile's win over the settings), as for §9 messages.
+      const req = {
+        from: session.deviceId,
+        fromGroup: session.groupKey,
+        fromName: session.alias ?? session.deviceId,
+        to: [target],
+        category: "chat",
+        payload: { text, via: "voice" },
+      };
       const result = await sendPeer(req, newEnvelope(req, session.settings, startedAt), session.settings, services.peers, startedAt, () => session.now());
       if (!result.ok) return toolError("FAILED", `the group was messaged moments ago; try again in ${Math.ceil(result.retryAfterMs / 1000)} s`);
       const { delivered, enqueued, failed } = result.receipt;

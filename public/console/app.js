@@ -89,7 +89,7 @@ const stats = poller(5000, async () => {
   const p50 = s.voice?.firstFrameP50Ms;
   $("stats").textContent = [
     `${s.devices.online} online of ${s.devices.known} devices`,
-    `${s.groups} groups`,
+    `${s.groups} group${s.groups === 1 ? "" : "s"}`,
     `${s.inbox.queued} queued`,
     `${s.meetings.last24h} meetings today`,
     `${s.voice?.turnsLastHour ?? 0} turns/h${p50 != null ? `, first audio p50 ${Math.round(p50)} ms` : ""}`,

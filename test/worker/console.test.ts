@@ -47,6 +47,28 @@ describe("console", () => {
     expect(await res.json()).toMatchObject({ error: { code: "NOT_FOUND" } });
   });
 
+  it("answers hostile paths without a 500 and never serves a file outside public/console", async () => {
+    const paths = [
+      "/console/%ZZ",
+      "/console/%00",
+      "/console/..%2f..%2fwrangler.toml",
+      "/console/%2e%2e/%2e%2e/package.json",
+      "/console/lib/../../../src/index.ts",
+      `/console/${"a".repeat(5000)}.js`,
+      "/console/app.js?x=%ZZ",
+    ];
+    for (const path of paths) {
+      const res = await fetchWorker(path);
+      expect(res.status, path).toBeLessThan(500);
+      const body = await res.text();
+      expect(body, path).not.toMatch(/compatibility_date|"devDependencies"|export default app/);
+    }
+    for (const method of ["POST", "PUT", "DELETE"]) {
+      const res = await fetchWorker("/console", { method, body: method === "DELETE" ? undefined : "x" });
+      expect(res.status, method).toBe(404);
+    }
+  });
+
   it("leaves the API, health and device paths to the Worker", async () => {
     expect((await fetchWorker("/health")).status).toBe(200);
     expect((await fetchWorker("/api/config", { headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(200);

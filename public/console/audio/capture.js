@@ -4,7 +4,7 @@ import { UPLINK_RATE } from "./codec.js";
 // worklet cutting 60 ms frames. Opened once per playground connection and kept while connected,
 // so a press starts sending at once; only frames between start() and stop() leave the page.
 
-/** @param {(frame: Float32Array) => void} onFrame */
+/** @param {(frame: Float32Array<ArrayBuffer>) => void} onFrame */
 export async function openMicrophone(onFrame) {
   const stream = await navigator.mediaDevices.getUserMedia({
     audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
@@ -22,7 +22,8 @@ export async function openMicrophone(onFrame) {
   /** @type {(() => void) | undefined} */
   let drained;
   node.port.onmessage = (e) => {
-    if (e.data instanceof Float32Array) onFrame(e.data);
+    // The worklet transfers each frame's own ArrayBuffer (never a shared one).
+    if (e.data instanceof Float32Array) onFrame(/** @type {Float32Array<ArrayBuffer>} */ (e.data));
     else if (e.data?.done) drained?.();
   };
   source.connect(node);

@@ -42,7 +42,7 @@ export async function resolveCodec(choice, downlinkRate) {
 /**
  * An uplink encoder: feed 60 ms frames of float samples at 16 kHz, get Opus packets.
  * @param {"webcodecs" | "wasm"} kind
- * @param {(packet: Uint8Array) => void} onPacket
+ * @param {(packet: Uint8Array<ArrayBuffer>) => void} onPacket
  */
 export async function createEncoder(kind, onPacket) {
   if (kind === "webcodecs") {
@@ -58,7 +58,7 @@ export async function createEncoder(kind, onPacket) {
     enc.configure(encoderConfig(UPLINK_RATE));
     return {
       kind,
-      /** @param {Float32Array} frame */
+      /** @param {Float32Array<ArrayBuffer>} frame */
       encode(frame) {
         if (enc.state !== "configured") return;
         const data = new AudioData({ format: "f32", sampleRate: UPLINK_RATE, numberOfFrames: frame.length, numberOfChannels: 1, timestamp, data: frame });
@@ -75,7 +75,7 @@ export async function createEncoder(kind, onPacket) {
   const enc = opus.encoder(UPLINK_RATE);
   return {
     kind,
-    /** @param {Float32Array} frame */
+    /** @param {Float32Array<ArrayBuffer>} frame */
     encode(frame) {
       const pcm = new Int16Array(frame.length);
       for (let i = 0; i < frame.length; i++) pcm[i] = Math.max(-32768, Math.min(32767, Math.round((frame[i] ?? 0) * 32767)));
@@ -90,7 +90,7 @@ export async function createEncoder(kind, onPacket) {
  * A downlink decoder at the hello's sample rate.
  * @param {"webcodecs" | "wasm"} kind
  * @param {number} sampleRate
- * @param {(pcm: Float32Array, sampleRate: number) => void} onPcm
+ * @param {(pcm: Float32Array<ArrayBuffer>, sampleRate: number) => void} onPcm
  */
 export async function createDecoder(kind, sampleRate, onPcm) {
   if (kind === "webcodecs") {

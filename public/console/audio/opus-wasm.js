@@ -77,7 +77,7 @@ class OpusWasm {
     w.opus_encoder_ctl_set(state, SET_BITRATE, 24000);
     w.opus_encoder_ctl_set(state, SET_COMPLEXITY, 5);
     return {
-      /** Exactly one frame of s16 samples. @param {Int16Array} pcm @returns {Uint8Array} */
+      /** Exactly one frame of s16 samples. @param {Int16Array} pcm @returns {Uint8Array<ArrayBuffer>} */
       encode: (pcm) => {
         new Int16Array(this.heap, this.pcmPtr, pcm.length).set(pcm);
         const n = w.opus_encode(state, this.pcmPtr, pcm.length, this.packetPtr, MAX_PACKET_BYTES);

@@ -19,7 +19,7 @@ export class Player {
     return this.ctx;
   }
 
-  /** @param {Float32Array} pcm @param {number} sampleRate */
+  /** @param {Float32Array<ArrayBuffer>} pcm @param {number} sampleRate */
   play(pcm, sampleRate) {
     const ctx = this.ensure();
     const buf = ctx.createBuffer(1, pcm.length, sampleRate);

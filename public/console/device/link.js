@@ -140,7 +140,7 @@ export class DeviceLink {
     this.on.sent?.(msg);
   }
 
-  /** @param {Uint8Array} packet */
+  /** @param {Uint8Array<ArrayBuffer>} packet */
   sendAudio(packet) {
     if (this.open) this.ws?.send(packet);
   }

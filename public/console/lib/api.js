@@ -51,6 +51,7 @@ export function onUnauthorized(fn) {
  * @param {{ method?: string, body?: unknown, signal?: AbortSignal }} [opts]
  */
 export async function api(path, opts = {}) {
+  /** @type {Record<string, string>} */
   const headers = { authorization: `Bearer ${token}` };
   if (opts.body !== undefined) headers["content-type"] = "application/json";
   const res = await fetch(`/api${path}`, {

@@ -21,7 +21,7 @@ export function h(tag, props, ...children) {
     if (k === "class") el.className = String(v);
     else if (k === "dataset") Object.assign(el.dataset, v);
     else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), /** @type {EventListener} */ (v));
-    else if (PROPS.has(k)) /** @type {Record<string, unknown>} */ (el)[k] = v;
+    else if (PROPS.has(k)) /** @type {Record<string, unknown>} */ (/** @type {unknown} */ (el))[k] = v;
     else el.setAttribute(k, v === true ? "" : String(v));
   }
   append(el, children);
@@ -69,11 +69,14 @@ export function ago(ms, now = Date.now()) {
 /** Local wall-clock time of an event, for logs: HH:MM:SS.mmm. @param {number} [ms] */
 export function clock(ms = Date.now()) {
   const d = new Date(ms);
-  const p = (n, w = 2) => String(n).padStart(w, "0");
+  const p = (/** @type {number} */ n, w = 2) => String(n).padStart(w, "0");
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 
-/** A short status line that says what happened, tinted by outcome. */
+/**
+ * A short status line that says what happened, tinted by outcome.
+ * @param {Element} el @param {string} text @param {"info" | "ok" | "warn" | "error"} [kind]
+ */
 export function notice(el, text, kind = "info") {
   el.className = `notice notice-${kind}`;
   el.textContent = text;

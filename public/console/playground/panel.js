@@ -47,7 +47,7 @@ export function devicePanel(host) {
         notice(status, `Not sent: ${err instanceof Error ? err.message : err}`, "error");
       }
     },
-    /** @param {Uint8Array} p */
+    /** @param {Uint8Array<ArrayBuffer>} p */
     sendAudio: (p) => link?.sendAudio(p),
     connected: () => Boolean(link?.open),
     sessionId: () => link?.sessionId ?? "",

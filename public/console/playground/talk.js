@@ -9,7 +9,7 @@ import { field, h, notice } from "../lib/dom.js";
 // decoded at the server hello's sample rate and played back to back.
 
 /**
- * @param {{ send: (m: Record<string, unknown>) => void, sendAudio: (p: Uint8Array) => void, connected: () => boolean,
+ * @param {{ send: (m: Record<string, unknown>) => void, sendAudio: (p: Uint8Array<ArrayBuffer>) => void, connected: () => boolean,
  *           sessionId: () => string, frameOut: (n: number) => void }} dev
  */
 export function talkSection(dev) {
@@ -35,7 +35,7 @@ export function talkSection(dev) {
     h("option", { value: "webcodecs" }, "WebCodecs"),
     h("option", { value: "wasm" }, "libopus (wasm)"),
   );
-  const button = h("button", { type: "button", class: "ptt", disabled: true }, "Hold to talk");
+  const button = /** @type {HTMLButtonElement} */ (h("button", { type: "button", class: "ptt", disabled: true }, "Hold to talk"));
   const status = h("p", { class: "notice", role: "status" });
   const meter = h("p", { class: "meter", "aria-label": "Audio frames" });
 

@@ -31,10 +31,11 @@ export function deviceDetail(id, hooks) {
     PROFILE_FIELDS.map(([key, , kind]) => [
       key,
       kind === "textarea"
-        ? h("textarea", { name: key, rows: "4", placeholder: "empty: the global CHAT_SYSTEM_PROMPT" })
-        : h("input", { type: "text", name: key, autocomplete: "off", placeholder: "empty: the global setting" }),
+        ? h("textarea", { name: key, rows: "4", placeholder: "empty: the global CHAT_SYSTEM_PROMPT", disabled: true })
+        : h("input", { type: "text", name: key, autocomplete: "off", placeholder: "empty: the global setting", disabled: true }),
     ]),
   );
+  const saveProfile = /** @type {HTMLButtonElement} */ (h("button", { type: "submit", class: "primary", disabled: true }, "Save profile"));
   const val = (/** @type {string} */ k) => /** @type {HTMLInputElement} */ (inputs[k]).value.trim();
 
   const disconnect = h(
@@ -72,9 +73,15 @@ export function deviceDetail(id, hooks) {
     /** @type {HTMLButtonElement} */ (disconnect).disabled = !d.online;
   }
 
+  /** The form stays disabled until the profile is in, so a load can never overwrite an edit. */
   async function loadProfile() {
     loaded = await api(`${path}/profile`);
-    for (const [key] of PROFILE_FIELDS) /** @type {HTMLInputElement} */ (inputs[key]).value = loaded[key] ?? "";
+    for (const [key] of PROFILE_FIELDS) {
+      const input = /** @type {HTMLInputElement} */ (inputs[key]);
+      input.value = loaded[key] ?? "";
+      input.disabled = false;
+    }
+    saveProfile.disabled = false;
   }
 
   async function loadHistory() {
@@ -119,7 +126,7 @@ export function deviceDetail(id, hooks) {
       },
     },
     PROFILE_FIELDS.map(([key, label]) => field(label, inputs[key])),
-    h("button", { type: "submit", class: "primary" }, "Save profile"),
+    saveProfile,
   );
 
   const category = h(

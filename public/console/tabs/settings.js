@@ -10,7 +10,7 @@ export function settingsTab() {
   const secrets = h("ul", { class: "secrets", "aria-label": "Secrets" });
   const status = h("p", { class: "notice", role: "status" });
   const meta = h("p", { class: "muted" });
-  const filter = h("input", { type: "search", name: "setting-filter", placeholder: "filter by name", autocomplete: "off" });
+  const filter = h("input", { type: "search", name: "setting-filter", placeholder: "filter by name", "aria-label": "Filter settings", autocomplete: "off" });
   /** @type {Record<string, string>} */
   let shown = {};
 

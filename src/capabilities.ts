@@ -1,18 +1,22 @@
 import { activationCapability } from "./activation/capability.ts";
 import { codingCapability } from "./coding/capability.ts";
 import type { Bucket } from "./meeting/archive.ts";
+import { deviceToolSource, mcpCapability } from "./mcp/capability.ts";
 import { meetingCapability } from "./meeting/capability.ts";
 import { peerCapability } from "./peer/capability.ts";
 import type { PeerPort } from "./peer/port.ts";
 import type { Capability, RpcHandler } from "./session/capability.ts";
+import type { GroupDirectory } from "./tools/directory.ts";
+import { serverToolSource } from "./tools/server-tools.ts";
 import { voiceCapability } from "./voice/capability.ts";
 import type { VoiceServices } from "./voice/turn.ts";
 import { workflowCapability } from "./workflow/capability.ts";
 import type { WorkflowPort } from "./workflow/port.ts";
 
 // The one list of capabilities a device's session hosts, in the order their hooks run: after a
-// hello the inbox is delivered before mode snapshots (PROTOCOL §3); an utterance is offered to
-// meeting mode, then to working-mode commands, then to voice chat. Adding a capability: write its folder
+// hello the inbox is delivered before mode snapshots (PROTOCOL §3), and MCP setup comes after both
+// (§13); an utterance is offered to meeting mode, then to working-mode commands, then to voice
+// chat. Adding a capability: write its folder
 // (a `capability.ts` declaring routes, migrations, hooks, timers and RPC), then add it here.
 
 /** What capabilities reach outside their device: other objects and buckets (runtime-provided). */
@@ -21,6 +25,8 @@ export interface Services {
   workflow: WorkflowPort;
   archive: Bucket;
   voice: VoiceServices;
+  /** The group's online members for the server tools (optional: without it only configured members are known). */
+  directory?: GroupDirectory;
 }
 
 export function deviceCapabilities(services: Services) {
@@ -30,7 +36,8 @@ export function deviceCapabilities(services: Services) {
     meetingCapability(services),
     workflowCapability(services),
     codingCapability(),
-    voiceCapability(services.voice),
+    mcpCapability(),
+    voiceCapability({ ...services.voice, tools: [deviceToolSource, serverToolSource(services)] }),
   ] as const satisfies readonly Capability[];
 }
 

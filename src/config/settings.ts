@@ -143,6 +143,28 @@ export const SettingsSchema = z.object({
   ),
   CHAT_HISTORY_TURNS: int(10, 0, 100),
   CHAT_MAX_TOKENS: int(400, 16, 8192),
+  // Tools in a chat turn (PROTOCOL §13): rounds with tools before the last one without.
+  CHAT_MAX_TOOL_ROUNDS: int(3, 0, 10),
+  // Empty means none (not the default): an operator may switch the server tools off.
+  CHAT_SERVER_TOOLS: strKeepEmpty("end_conversation,send_message,list_group_members,add_task").transform((v) =>
+    v
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean),
+  ),
+
+  MCP_ENABLED: bool(true),
+  MCP_INIT_TIMEOUT_MS: int(10_000, 500, 120_000),
+  MCP_TOOL_TIMEOUT_MS: int(20_000, 500, 300_000),
+  MCP_MAX_FRAME_BYTES: int(1024 * 1024, 64 * 1024, 32 * 1024 * 1024),
+  MCP_MAX_TOOLS: int(32, 0, 128),
+  MCP_RESULT_MAX_CHARS: int(4000, 100, 100_000),
+  VISION_MODEL: str(),
+  VISION_BASE_URL: str(),
+  VISION_API_KEY: str(),
+  VISION_TIMEOUT_MS: int(12_000, 1000, 120_000),
+  VISION_MAX_BYTES: int(2 * 1024 * 1024, 1024, 20 * 1024 * 1024),
+  VISION_TOKEN_TTL_S: int(86_400, 60, 30 * 24 * 3600),
 
   MEETING_TRANSCRIPT_PUSH_MS: int(5000, 0, 3_600_000).transform((v) => Math.min(15000, Math.max(3000, v))),
   MEETING_RETENTION_COUNT: int(100, 1, 100_000),
@@ -166,6 +188,7 @@ export const SECRET_SETTINGS: ReadonlySet<SettingName> = new Set<SettingName>([
   "LLM_API_KEY",
   "ASR_API_KEY",
   "TTS_API_KEY",
+  "VISION_API_KEY",
   "MEETING_WEBHOOK_SECRET",
 ]);
 

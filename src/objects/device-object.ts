@@ -15,6 +15,7 @@ import { loadOpus } from "../voice/opus.ts";
 import { dropVoiceClients } from "../voice/providers/index.ts";
 import type { AiRunner } from "../voice/providers/workers-ai.ts";
 import { guard, guardRpc } from "./boundary.ts";
+import { groupDirectory } from "./directory.ts";
 import { deviceCaller, peerPort, workflowPort } from "./ports.ts";
 
 // Runtime adapter for one device: accepts hibernatable sockets, keeps per-socket state in the
@@ -66,6 +67,13 @@ class SocketConn implements Conn {
       log.error("socket.attachment_failed", { deviceId: this.state.deviceId, error: err });
     }
   }
+}
+
+/** `http(s)://host` as the device sees us (behind a TLS proxy the forwarded scheme wins). */
+function originOf(request: Request): string {
+  const url = new URL(request.url);
+  const https = request.headers.get("x-forwarded-proto") === "https" || url.protocol === "https:";
+  return `${https ? "https" : "http"}://${url.host}`;
 }
 
 /** The deployed version's id (the optional CF_VERSION_METADATA binding), "" without one. */
@@ -129,6 +137,7 @@ export class DeviceObject extends DurableObject<Env> {
         archive: env.ARCHIVE,
         // libopus is instantiated once per isolate, on the first audio (loadOpus caches it).
         voice: { opus: () => loadOpus(opusModule), clock: realClock, ...aiBinding(env) },
+        directory: groupDirectory(env),
       }),
     );
     // Exact `{"type":"ping"}` frames are answered by the runtime without waking the object.
@@ -188,6 +197,7 @@ export class DeviceObject extends DurableObject<Env> {
       assignedId: h.get(IDENTITY_HEADERS.assigned) === "1",
       auth: h.get(IDENTITY_HEADERS.method) ?? "",
       build: this.build,
+      origin: originOf(request),
       now: Date.now(),
     });
     const conn = new SocketConn(server, state);

@@ -9,9 +9,11 @@ describe("portable session core", () => {
     const d = memoryDevice({ DOWNLINK_SAMPLE_RATE: "16000" });
     const c = await d.hello();
     expect(c.sent[0]).toMatchObject({ type: "hello", session_id: "s1", device_id: d.deviceId, audio_params: { sample_rate: 16000 } });
+    // The firmware hello offers MCP: setup starts after the hello reply (PROTOCOL §13).
+    expect(c.sent[1]).toMatchObject({ type: "mcp", payload: { jsonrpc: "2.0", id: 1, method: "initialize" } });
     await d.session.onText(c, "nope");
     await d.session.onText(c, JSON.stringify({ type: "mode", state: "start", mode: "coding" }));
-    expect(c.sent.slice(1)).toEqual([
+    expect(c.sent.slice(2)).toEqual([
       { type: "error", code: "INVALID_JSON", message: "frame is not valid JSON" },
       { type: "mode", status: "ok", state: "start", mode: "coding" },
     ]);
@@ -45,7 +47,8 @@ describe("portable session core", () => {
     expect(await d.session.rpc("peer.deliver", [env])).toBe("enqueued");
     expect(d.session.info()).toMatchObject({ deviceId: d.deviceId, online: false, inbox: 1 });
     const c = await d.hello();
-    expect(c.sent.map((m) => m.type)).toEqual(["hello", "peer"]);
+    // The inbox right after the hello reply, then MCP setup (PROTOCOL §3, §13).
+    expect(c.sent.map((m) => m.type)).toEqual(["hello", "peer", "mcp"]);
     expect(c.sent[1]).toMatchObject({ id: "m1", redelivery: true });
   });
 });

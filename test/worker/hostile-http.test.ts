@@ -31,6 +31,10 @@ const ROUTES: Array<{ method: string; path: string }> = [
   { method: "DELETE", path: "/api/devices/:id/history" },
   { method: "PUT", path: "/api/firmware/:id/1.0.0" },
   { method: "GET", path: "/firmware/:id/1.0.0.bin" },
+  { method: "GET", path: "/api/devices/:id/tools" },
+  { method: "POST", path: "/api/devices/:id/tools/call" },
+  { method: "GET", path: "/supie/vision/explain" },
+  { method: "POST", path: "/supie/vision/explain" },
 ];
 
 const HOSTILE_PARAMS = [

@@ -9,6 +9,7 @@ import { configRoutes } from "./config.ts";
 import { deviceRoutes } from "./devices.ts";
 import { groupRoutes } from "./groups.ts";
 import { meetingRoutes } from "./meetings.ts";
+import { toolRoutes } from "./tools.ts";
 
 // Operator and integration API (PROTOCOL §11), behind `Authorization: Bearer <ADMIN_TOKEN>`: one
 // sub-app per resource, mounted here behind the token check and the body limit.
@@ -31,6 +32,7 @@ export function apiRoutes() {
   app.use("*", (c, next) => (c.req.method === "PUT" && c.req.path.startsWith("/api/firmware/") ? next() : limited(c, next)));
 
   app.route("/devices", deviceRoutes());
+  app.route("/devices", toolRoutes());
   app.route("/groups", groupRoutes());
   app.route("/meetings", meetingRoutes());
   app.route("/config", configRoutes());

@@ -180,7 +180,10 @@ describe("speech turns", () => {
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l))
         .find((l) => l.event === "voice.turn" && l.deviceId === id);
-    const turn = await eventually(async () => turnLog(), (t) => t !== undefined);
+    const turn = await eventually(
+      async () => turnLog(),
+      (t) => t !== undefined,
+    );
     expect(turn).toMatchObject({ trigger: "vad", interrupted: false, frames: expect.any(Number), asrMs: expect.any(Number) });
     expect(turn.frames).toBeGreaterThan(0);
     expect(turn.firstFrameMs).toBeGreaterThan(0);

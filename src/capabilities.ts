@@ -1,10 +1,13 @@
 import { activationCapability } from "./activation/capability.ts";
 import { codingCapability } from "./coding/capability.ts";
+import { fleetCapability } from "./fleet/capability.ts";
+import type { FleetPort } from "./fleet/port.ts";
 import type { Bucket } from "./meeting/archive.ts";
 import { deviceToolSource, mcpCapability } from "./mcp/capability.ts";
 import { meetingCapability } from "./meeting/capability.ts";
 import { peerCapability } from "./peer/capability.ts";
 import type { PeerPort } from "./peer/port.ts";
+import { profileCapability } from "./profile/capability.ts";
 import type { Capability, RpcHandler } from "./session/capability.ts";
 import type { GroupDirectory } from "./tools/directory.ts";
 import { serverToolSource } from "./tools/server-tools.ts";
@@ -25,17 +28,21 @@ export interface Services {
   workflow: WorkflowPort;
   archive: Bucket;
   voice: VoiceServices;
+  /** The fleet registry (D1): each device's row, activation codes, voice turns. */
+  fleet: FleetPort;
   /** The group's online members for the server tools (optional: without it only configured members are known). */
   directory?: GroupDirectory;
 }
 
 export function deviceCapabilities(services: Services) {
   return [
-    activationCapability(),
+    activationCapability(services),
     peerCapability(services),
     meetingCapability(services),
     workflowCapability(services),
     codingCapability(),
+    profileCapability(services),
+    fleetCapability(services),
     mcpCapability(),
     voiceCapability({ ...services.voice, tools: [deviceToolSource, serverToolSource(services)] }),
   ] as const satisfies readonly Capability[];

@@ -77,6 +77,7 @@ export const SettingsSchema = z.object({
   OAUTH_CLIENT_SECRET: str(),
   // "auto" (unset or empty): required off loopback, off on it (PROTOCOL §1.1; see otaActivation).
   OTA_ACTIVATION: z.preprocess(blankToUndefined, z.enum(["off", "required", "auto"]).default("auto")).catch("auto"),
+  ACTIVATION_CODE_TTL_S: int(600, 30, 7 * 24 * 3600),
   PUBLIC_WS_URL: str(),
   FIRMWARE_VERSION: str(),
   FIRMWARE_URL: str(),
@@ -212,6 +213,11 @@ export function parseSettings(raw: Record<string, unknown>): { settings: Setting
 /** The device's group: DEVICE_GROUPS entry, else the first 8 characters of the id (PROTOCOL §7). */
 export function groupOf(settings: Settings, deviceId: string): string {
   return (Object.hasOwn(settings.DEVICE_GROUPS, deviceId) ? settings.DEVICE_GROUPS[deviceId] : undefined) ?? deviceId.slice(0, 8);
+}
+
+/** DEVICE_ALIASES' entry for the device, null when it has none (the registry shows null, PROTOCOL §11). */
+export function configuredAlias(settings: Settings, deviceId: string): string | null {
+  return (Object.hasOwn(settings.DEVICE_ALIASES, deviceId) ? settings.DEVICE_ALIASES[deviceId] : undefined) ?? null;
 }
 
 export function aliasOf(settings: Settings, deviceId: string): string {

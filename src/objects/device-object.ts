@@ -16,7 +16,7 @@ import { dropVoiceClients } from "../voice/providers/index.ts";
 import type { AiRunner } from "../voice/providers/workers-ai.ts";
 import { guard, guardRpc } from "./boundary.ts";
 import { groupDirectory } from "./directory.ts";
-import { deviceCaller, peerPort, workflowPort } from "./ports.ts";
+import { deviceCaller, fleetPort, peerPort, workflowPort } from "./ports.ts";
 
 // Runtime adapter for one device: accepts hibernatable sockets, keeps per-socket state in the
 // attachment, and hands frames, closes, alarms and RPCs to the portable DeviceSession, each inside
@@ -135,6 +135,8 @@ export class DeviceObject extends DurableObject<Env> {
         peers: peerPort(env, call),
         workflow: workflowPort(env),
         archive: env.ARCHIVE,
+        // The device writes its own registry row (D1): connects never funnel through one object.
+        fleet: fleetPort(env),
         // libopus is instantiated once per isolate, on the first audio (loadOpus caches it).
         voice: { opus: () => loadOpus(opusModule), clock: realClock, ...aiBinding(env) },
         directory: groupDirectory(env),

@@ -6,9 +6,12 @@ import { adminToken, missingSecretHint } from "../local-dev.ts";
 import { limitBody } from "../validate.ts";
 import { firmwareUploads } from "../../firmware/routes.ts";
 import { configRoutes } from "./config.ts";
+import { activationRoutes } from "./activations.ts";
 import { deviceRoutes } from "./devices.ts";
+import { fleetDeviceRoutes } from "./fleet-devices.ts";
 import { groupRoutes } from "./groups.ts";
 import { meetingRoutes } from "./meetings.ts";
+import { statsRoutes } from "./stats.ts";
 import { toolRoutes } from "./tools.ts";
 
 // Operator and integration API (PROTOCOL §11), behind `Authorization: Bearer <ADMIN_TOKEN>`: one
@@ -31,8 +34,11 @@ export function apiRoutes() {
   const limited = limitBody();
   app.use("*", (c, next) => (c.req.method === "PUT" && c.req.path.startsWith("/api/firmware/") ? next() : limited(c, next)));
 
+  app.route("/devices", fleetDeviceRoutes());
   app.route("/devices", deviceRoutes());
   app.route("/devices", toolRoutes());
+  app.route("/activations", activationRoutes());
+  app.route("/stats", statsRoutes());
   app.route("/groups", groupRoutes());
   app.route("/meetings", meetingRoutes());
   app.route("/config", configRoutes());

@@ -44,7 +44,7 @@ export function deviceCapabilities(services: Services) {
     profileCapability(services),
     fleetCapability(services),
     mcpCapability(),
-    voiceCapability({ ...services.voice, tools: [deviceToolSource, serverToolSource(services)] }),
+    voiceCapability({ ...services.voice, tools: [deviceToolSource, serverToolSource(services)], fleet: services.fleet }),
   ] as const satisfies readonly Capability[];
 }
 

@@ -26,7 +26,7 @@ export function voiceCapability(services: VoiceServices) {
     const st = ctx.conn.state;
     st.listen = st.listenMode === "realtime" ? "listening" : "finalizing";
     ctx.conn.save();
-    startVoiceTurn(ctx, vc, u.trigger, (_turn, active) => speechTurn(ctx, vc, services, active, u));
+    startVoiceTurn(ctx, vc, services, u.trigger, (_turn, active) => speechTurn(ctx, vc, services, active, u));
   }
 
   /** A reply in this socket's running turn, or a turn of its own when none is dispatching. */
@@ -39,7 +39,7 @@ export function voiceCapability(services: VoiceServices) {
     const vc = vcOf(ctx);
     const active = vc.active;
     if (active?.dispatching && ctx.session.turns.current(ctx.conn) === active.turn) return run(vc, active);
-    startVoiceTurn(ctx, vc, trigger, async (_turn, a) => {
+    startVoiceTurn(ctx, vc, services, trigger, async (_turn, a) => {
       if (echo !== undefined) ctx.reply({ type: "stt", text: echo, session_id: ctx.conn.state.sessionId });
       await run(vc, a);
     });

@@ -23,6 +23,8 @@ export interface RoundsPort {
   deviceId: string;
   settings: Settings;
   llm: ChatLlm;
+  /** The device profile's model over LLM_MODEL (PROTOCOL §11). */
+  model?: string;
   signal: AbortSignal;
   clock: Clock;
   metrics: TurnMetrics;
@@ -120,6 +122,7 @@ export async function runRounds(port: RoundsPort, messages: ChatMessage[], tools
     const req = {
       messages,
       maxTokens: s.CHAT_MAX_TOKENS,
+      ...(port.model ? { model: port.model } : {}),
       signal: port.signal,
       firstChunkTimeoutMs: s.LLM_TIMEOUT_MS,
       ...(specs ? { tools: specs, toolChoice: last ? ("none" as const) : ("auto" as const) } : {}),

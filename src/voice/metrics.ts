@@ -1,4 +1,5 @@
 import { log } from "../log.ts";
+import { recordTurn } from "../metrics/analytics.ts";
 import type { EndTrigger } from "./listener.ts";
 import type { ReplyStats } from "./reply.ts";
 
@@ -34,7 +35,7 @@ export class TurnMetrics {
 
   fields(deviceId: string): Record<string, unknown> {
     const r = this.reply;
-    const firstFrameMs = r?.firstFrameAt != null ? r.firstFrameAt - this.endAt : null;
+    const firstFrameMs = this.firstFrameMs;
     const providerMs = (this.asrMs ?? 0) + (this.llmFirstSentenceMs ?? this.llmFirstTokenMs ?? 0) + (r?.ttsFirstAudioMs ?? 0);
     return {
       deviceId,
@@ -54,7 +55,36 @@ export class TurnMetrics {
     };
   }
 
+  /** End of speech → first reply frame sent; null when no frame went out. */
+  get firstFrameMs(): number | null {
+    const at = this.reply?.firstFrameAt;
+    return at == null ? null : at - this.endAt;
+  }
+
+  /** A provider or the turn itself failed (the device heard an alert). */
+  failed = false;
+
+  get outcome(): "ok" | "interrupted" | "failed" {
+    return this.failed ? "failed" : this.interrupted ? "interrupted" : "ok";
+  }
+
+  /** The log line, and the same figures as an Analytics Engine data point (a no-op without one). */
   log(deviceId: string): void {
-    log.info("voice.turn", this.fields(deviceId));
+    const f = this.fields(deviceId);
+    log.info("voice.turn", f);
+    recordTurn({
+      deviceId,
+      trigger: this.trigger,
+      outcome: this.outcome,
+      firstFrameMs: f.firstFrameMs as number | null,
+      asrMs: this.asrMs,
+      llmFirstTokenMs: this.llmFirstTokenMs,
+      ttsFirstAudioMs: f.ttsFirstAudioMs as number | null,
+      serverOverheadMs: f.serverOverheadMs as number | null,
+      audioMs: this.audioMs,
+      frames: f.frames as number,
+      toolCalls: this.toolCalls,
+      toolMs: this.toolMs,
+    });
   }
 }

@@ -1,3 +1,6 @@
+import { recordVoiceTurn } from "../fleet/voice-turns.ts";
+import type { FleetPort } from "../fleet/port.ts";
+import { profileOf } from "../profile/profile.ts";
 import { ProviderError, type ChatMessage } from "../llm/chat-stream.ts";
 import { log } from "../log.ts";
 import { encodeFrame } from "../protocol/binary.ts";
@@ -32,6 +35,8 @@ export interface VoiceServices {
   ai?: AiRunner;
   /** Who offers tools to chat turns (the device's MCP tools, server tools), in the order offered. */
   tools?: readonly ToolSource[];
+  /** The fleet registry, for the voice figures of GET /api/stats. */
+  fleet?: FleetPort;
 }
 
 /** One socket's voice state that cannot be serialised: codecs, the capture, the running turn. */
@@ -87,17 +92,28 @@ export function listenerOf(vc: VoiceConn, services: VoiceServices, ctx: HandlerC
 }
 
 /** Runs `body` as the socket's turn, with its metrics logged once at the end. */
-export function startVoiceTurn(ctx: HandlerCtx, vc: VoiceConn, trigger: TurnTrigger, body: (turn: Turn, active: ActiveTurn) => Promise<void>): void {
+export function startVoiceTurn(
+  ctx: HandlerCtx,
+  vc: VoiceConn,
+  services: VoiceServices,
+  trigger: TurnTrigger,
+  body: (turn: Turn, active: ActiveTurn) => Promise<void>,
+): void {
   const metrics = new TurnMetrics(trigger, ctx.now);
   ctx.session.turns.start(ctx.conn, "the voice turn", async (turn) => {
     const active: ActiveTurn = { turn, metrics, dispatching: false, replying: false };
     vc.active = active;
     try {
       await body(turn, active);
+    } catch (err) {
+      if (!turn.signal.aborted) metrics.failed = true;
+      throw err;
     } finally {
       if (vc.active === active) vc.active = null;
       metrics.interrupted ||= turn.signal.aborted;
       metrics.log(ctx.session.deviceId);
+      // GET /api/stats counts turns and their time to the first frame (the fleet registry).
+      if (services.fleet) recordVoiceTurn(ctx.session, services.fleet, metrics.firstFrameMs);
       releaseIdleCodecs(vc);
     }
   });
@@ -121,11 +137,12 @@ export async function speechTurn(ctx: HandlerCtx, vc: VoiceConn, services: Voice
   try {
     const asr = providersFor(s, services.ai).asr;
     if (!asr.ok) throw new AlertError(asr.reason);
+    const language = profileOf(session).language || s.ASR_LANGUAGE;
     const t0 = services.clock.now();
     text = await asr.value.transcribe(u.audio, UPLINK_RATE, {
       signal: turn.signal,
       timeoutMs: s.ASR_TIMEOUT_MS,
-      ...(s.ASR_LANGUAGE ? { language: s.ASR_LANGUAGE } : {}),
+      ...(language ? { language } : {}),
     });
     metrics.asrMs = services.clock.now() - t0;
   } catch (err) {
@@ -167,6 +184,8 @@ function replyFor(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServices, activ
     alert(ctx, message);
   };
   if (!tts.ok) alertTtsOnce(tts.reason);
+  // The device profile's voice wins over TTS_VOICE (PROTOCOL §11).
+  const voice = profileOf(session).voice || s.TTS_VOICE;
   const rate = s.DOWNLINK_SAMPLE_RATE;
   const frameMs = downlinkFrameMs(conn.state.frameDuration);
   let sent = 0;
@@ -185,7 +204,7 @@ function replyFor(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServices, activ
     tts: ttsProvider,
     sampleRate: rate,
     frameMs,
-    ...(s.TTS_VOICE ? { voice: s.TTS_VOICE } : {}),
+    ...(voice ? { voice } : {}),
     ttsTimeoutMs: s.TTS_TIMEOUT_MS,
     ttsFailed(err) {
       ttsProvider = null;
@@ -237,12 +256,13 @@ export async function chat(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServic
   const llm = providersFor(s, services.ai).llm;
   if (!llm.ok) throw new AlertError(llm.reason);
   const history = new ChatHistory(session.sql, session.schema);
+  const profile = profileOf(session);
   const reply = replyFor(ctx, vc, services, active);
   reply.start();
   active.replying = true;
   const tools = await turnTools(ctx, services);
   const messages: ChatMessage[] = [
-    { role: "system", content: systemPrompt(s.CHAT_SYSTEM_PROMPT, session.now(), s.TIMEZONE_OFFSET_MIN, tools.length > 0) },
+    { role: "system", content: systemPrompt(profile.prompt || s.CHAT_SYSTEM_PROMPT, session.now(), s.TIMEZONE_OFFSET_MIN, tools.length > 0) },
     ...history.recent(s.CHAT_HISTORY_TURNS).map((m) => ({ role: m.role, content: m.content })),
     { role: "user", content: text },
   ];
@@ -254,6 +274,7 @@ export async function chat(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServic
         deviceId: session.deviceId,
         settings: s,
         llm: llm.value,
+        ...(profile.llmModel ? { model: profile.llmModel } : {}),
         signal: turn.signal,
         clock: services.clock,
         metrics,
@@ -265,6 +286,7 @@ export async function chat(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServic
     } catch (err) {
       if (turn.signal.aborted) return;
       failed = true;
+      metrics.failed = true;
       const e = providerAlert(err);
       if (!(e instanceof AlertError)) throw e;
       alert(ctx, e.message);

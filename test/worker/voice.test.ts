@@ -144,6 +144,32 @@ describe("typed chat (listen detect)", () => {
   });
 });
 
+describe("the device's profile and the fleet figures", () => {
+  it("uses the profile's prompt, model and voice from the next turn, and counts the turn in /api/stats", async () => {
+    const id = uniqueId();
+    const put = await api(`/devices/${id}/profile`, {
+      method: "PUT",
+      body: JSON.stringify({ prompt: "You are Zed, a pirate badge.", llmModel: "pirate-model", voice: "nova" }),
+    });
+    expect(put.status).toBe(200);
+    await llm.answer("Arr.");
+    const { sock } = await connectDevice(id);
+    sock.send({ type: "listen", state: "detect", text: "who are you" });
+    await sock.next(isStop, 15_000);
+    const { chats, speeches } = await voice.records();
+    const chatReq = chats.at(-1)!;
+    expect(chatReq.model).toBe("pirate-model");
+    expect(String(chatReq.messages[0].content)).toContain("You are Zed, a pirate badge.");
+    expect(speeches.at(-1)!.voice).toBe("nova");
+    const stats = await eventually(
+      async () => (await (await api("/stats")).json()) as Json,
+      (s) => s.voice?.turnsLastHour >= 1,
+    );
+    expect(stats.voice.firstFrameP50Ms).toBeGreaterThan(0);
+    sock.close();
+  });
+});
+
 describe("speech turns", () => {
   it("manual mode: listen stop ends the utterance; ASR gets a WAV of it; the answer is spoken", async () => {
     await voice.asr("turn on the light");

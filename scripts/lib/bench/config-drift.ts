@@ -26,6 +26,7 @@ export function configDrift(mainPath: string, benchPath: string): string[] {
   const missing: string[] = [];
   for (const { top, text } of lines(mainPath)) {
     if (top && /^(name|main)\s*=/.test(text)) continue; // the bench Worker's own name and entry
+    if (/^directory\s*=/.test(text)) continue; // a path, relative to each file
     if (text.startsWith("new_sqlite_classes")) {
       for (const c of classes(text)) if (!benchClasses.has(c)) missing.push(`new_sqlite_classes: ${c}`);
       continue;

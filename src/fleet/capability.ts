@@ -22,13 +22,16 @@ export function fleetCapability(services: { fleet: FleetPort }) {
     name: "fleet",
     afterHello(ctx) {
       reportFleet(ctx.session, fleet, { seenAt: ctx.conn.state.connectedAt });
-      ctx.session.timers.set(LEASE_TIMER, ctx.now + RENEW_MS);
+      // A renewal still pending from an earlier connection serves this one too: a device that
+      // reconnects for every conversation writes no timer.
+      const due = ctx.session.timers.get(LEASE_TIMER)?.due;
+      if (due === undefined || due <= ctx.now) ctx.session.timers.set(LEASE_TIMER, ctx.now + RENEW_MS);
     },
     onClose(session, conn) {
-      // A socket that never said hello was never reported online: nothing to undo.
+      // A socket that never said hello was never reported online: nothing to undo. The renewal
+      // timer stays: when it fires with no socket it does nothing, and sets no other.
       if (conn.state.helloAt === null) return;
       reportFleet(session, fleet, { seenAt: session.now(), closing: conn });
-      if (!session.live().some((c) => c !== conn)) session.timers.clear(LEASE_TIMER);
     },
     modes: Object.fromEntries(MODES.map((m) => [m, onMode])) as Record<ModeName, ModeHooks>,
     timers: {

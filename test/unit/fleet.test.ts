@@ -127,6 +127,28 @@ describe("a device's registry reports", () => {
     expect(rec.reports.at(-1)).toMatchObject({ online: true });
   });
 
+  it("renews the lease on the alarm while a socket lives, and stops once the device is gone", async () => {
+    const rec = recorder();
+    const d = memoryDevice({ IDLE_TIMEOUT_S: "3600" }, { services: { fleet: rec.port } });
+    const conn = await d.hello();
+    const lease = () => d.session.timers.get("fleet:lease");
+    expect(lease()?.due).toBe(d.clock.now + 10 * 60_000);
+    rec.reports.length = 0;
+    d.clock.now = lease()!.due;
+    await d.session.onAlarm();
+    await d.settle();
+    expect(rec.reports).toEqual([expect.objectContaining({ online: true, seenAt: null, leaseUntil: d.clock.now + 25 * 60_000 })]);
+    expect(lease()?.due).toBe(d.clock.now + 10 * 60_000);
+    d.close(conn);
+    await d.settle();
+    rec.reports.length = 0;
+    d.clock.now = lease()!.due;
+    await d.session.onAlarm();
+    await d.settle();
+    expect(rec.reports).toEqual([]);
+    expect(lease()).toBeUndefined();
+  });
+
   it("carries the profile's names, kept apart from the settings'", async () => {
     const rec = recorder();
     const d = memoryDevice({ DEVICE_ALIASES: JSON.stringify({ "aa:bb:cc:00:00:01": "Alice" }) }, { services: { fleet: rec.port } });

@@ -4,7 +4,7 @@
 //   → session/ (the host) → auth/ llm/ config/ group/ text/ → protocol/ storage/ log.ts
 // Type-only imports count: a cycle of types is still a cycle of design.
 
-const CAPABILITIES = "^src/(activation|peer|meeting|workflow|coding|voice|fleet|mcp|tools)/";
+const CAPABILITIES = "^src/(activation|peer|meeting|workflow|coding|voice|fleet|profile|mcp|tools)/";
 const RUNTIME_ADAPTERS = "^src/(objects/|index\\.ts$)";
 
 /** @type {import('dependency-cruiser').IConfiguration} */

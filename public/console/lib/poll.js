@@ -35,19 +35,22 @@ export function poller(intervalMs, fn, onError = () => {}) {
     } else timer = setTimeout(tick, intervalMs);
   }
 
-  document.addEventListener("visibilitychange", () => {
+  // Back in view: catch up at once instead of waiting out the interval.
+  const onVisible = () => {
     if (!document.hidden && !stopped) void tick();
-  });
+  };
 
   return {
     start() {
       if (!stopped) return;
       stopped = false;
+      document.addEventListener("visibilitychange", onVisible);
       void tick();
     },
     stop() {
       stopped = true;
       clearTimeout(timer);
+      document.removeEventListener("visibilitychange", onVisible);
     },
     /** Runs a tick now (after an action whose effect should show at once). */
     now() {

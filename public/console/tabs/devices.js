@@ -87,8 +87,10 @@ export function devicesTab() {
         rows.delete(id);
       }
     }
-    if (!items.length) body.replaceChildren(h("tr", null, h("td", { colspan: "9", class: "muted" }, "No devices match")));
-    else body.querySelector("tr:not([data-device-id])")?.remove();
+    if (!items.length) {
+      const none = [...filters().keys()].length ? "No devices match" : "No device has checked in yet: devices appear after their first OTA check or connect";
+      body.replaceChildren(h("tr", null, h("td", { colspan: "9", class: "muted" }, none)));
+    } else body.querySelector("tr:not([data-device-id])")?.remove();
     const up = items.filter((d) => d.online).length;
     summary.textContent = `${items.length} shown · ${up} online${nextCursor ? " · more available" : ""}`;
     more.hidden = !nextCursor;

@@ -3,7 +3,7 @@ import type { FleetPort } from "../fleet/port.ts";
 import { log } from "../log.ts";
 import { attached, fact, type HandlerCtx, type Session } from "../session/capability.ts";
 import type { Conn } from "../session/conn.ts";
-import { Inbox } from "./inbox.ts";
+import { CONFIRM_AFTER_MS, Inbox } from "./inbox.ts";
 import type { DeliveryOutcome, PeerEnvelope, PeerRedelivered } from "./messages.ts";
 import type { PeerPort } from "./port.ts";
 
@@ -64,6 +64,11 @@ function drainInbox(session: Session, conn: Conn, peers: PeerPort): boolean {
     perSender.set(m.from, (perSender.get(m.from) ?? 0) + 1);
   }
   for (const n of notices) session.send(conn, n);
+  // Deleted once the socket has outlived the send; a drain cut by the object's reset (a deploy)
+  // stays and goes out again after the next hello, same ids (at least once, see inbox.ts).
+  session.later(() => {
+    if (conn.open) inboxOf(session).confirm();
+  }, CONFIRM_AFTER_MS);
   log.info("peer.inbox_delivered", { deviceId: session.deviceId, messages: messages.length, notices: notices.length });
   for (const [sender, count] of perSender) {
     if (sender === session.deviceId) continue;

@@ -4,6 +4,11 @@ import type { DeliveryOutcome, PeerEnvelope } from "./messages.ts";
 // The offline inbox in the target device's own SQLite (PROTOCOL §9). The server message id is the
 // key, so a retried delivery can never queue a message twice. Notices (`redelivered` counts for a
 // sender that was offline) share the table but not the cap.
+//
+// Delivered at least once: a drain marks its rows in flight (kind `sent:message`, `sent:notice`)
+// instead of deleting them, and `confirm` deletes them once the socket has outlived the send by
+// CONFIRM_AFTER_MS. A drain cut short by the object's reset (a deploy, a crash) never confirms, and
+// the next hello delivers those rows again, with the same ids (docs/deploy.md, section 7).
 
 export const INBOX_MIGRATION = {
   name: "inbox-v1",
@@ -18,6 +23,9 @@ export const INBOX_MIGRATION = {
   );
   CREATE INDEX inbox_expiry ON inbox (expires_at);`,
 };
+
+/** How long a socket must stay open after a drain before the drained rows are deleted. */
+export const CONFIRM_AFTER_MS = 2000;
 
 export interface InboxLimits {
   max: number;
@@ -90,21 +98,35 @@ export class Inbox {
     );
   }
 
-  /** Takes everything still valid, oldest first, and removes it in the same synchronous step. */
+  /**
+   * Takes everything still valid, oldest first (rows an earlier drain left unconfirmed included),
+   * and marks it in flight in the same synchronous step; `confirm` removes it.
+   */
   drain(now: number): Drained {
     // Read first: the common case, an empty inbox, then writes nothing.
     if (!this.schema.exists()) return { messages: [], notices: [] };
     const rows = this.sql.exec<{ kind: string; body: string; expires_at: number }>("SELECT kind, body, expires_at FROM inbox ORDER BY seq").toArray();
     if (rows.length === 0) return { messages: [], notices: [] };
-    this.sql.exec("DELETE FROM inbox");
+    this.sql.exec("UPDATE inbox SET kind = 'sent:' || kind WHERE kind NOT LIKE 'sent:%'");
     this.held = 0;
     this.nextExpiry = Number.POSITIVE_INFINITY;
     const out: Drained = { messages: [], notices: [] };
     for (const r of rows) {
       if (r.expires_at <= now) continue;
-      if (r.kind === "message") out.messages.push(JSON.parse(r.body) as PeerEnvelope);
+      if (r.kind.replace(/^sent:/, "") === "message") out.messages.push(JSON.parse(r.body) as PeerEnvelope);
       else out.notices.push(JSON.parse(r.body) as object);
     }
     return out;
+  }
+
+  /** Deletes what the drains so far sent: their socket outlived the send. */
+  confirm(): void {
+    if (this.schema.exists()) this.sql.exec("DELETE FROM inbox WHERE kind LIKE 'sent:%'");
+  }
+
+  /** Rows drained but not yet confirmed (tests, the API's view of a device). */
+  inFlight(): number {
+    if (!this.schema.exists()) return 0;
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM inbox WHERE kind LIKE 'sent:%'").one().n;
   }
 }

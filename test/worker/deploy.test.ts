@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { connectDevice, eventually, uniqueId, type TestSocket } from "./helpers.ts";
+import { inboxOf } from "../../src/peer/delivery.ts";
+import { api, connectDevice, eventually, uniqueId, type Json, type TestSocket } from "./helpers.ts";
 
 // After a deploy, a hibernated object's sockets stay open and its next event runs the new code
 // (docs/deploy.md). Such a socket carries the version that accepted it in its attachment; the new
@@ -101,5 +102,46 @@ describe("sockets that outlive a deploy", () => {
     expect(await sock.request({ type: "ping", seq: 2 }, "pong")).toMatchObject({ type: "pong" });
     expect(sock.closeEvent).toBeUndefined();
     sock.close();
+  });
+});
+
+describe("the offline inbox when a drain is cut short", () => {
+  const peerMessages = (sock: TestSocket) => sock.received.filter((m) => m.type === "peer" && m.event === "message");
+
+  it("delivers a drain again when its socket did not outlive it, same ids; once one did, never again", async () => {
+    const id = uniqueId("cc:dd:ee");
+    for (let n = 0; n < 3; n++) {
+      const res = await api(`/devices/${id}/messages`, { method: "POST", body: JSON.stringify({ category: "chat", payload: { n } }) });
+      expect(((await res.json()) as Json).enqueued).toEqual([id]);
+    }
+    const first = await connectDevice(id);
+    const drained = await eventually(
+      async () => peerMessages(first.sock),
+      (m) => m.length === 3,
+    );
+    expect(drained.every((m) => m.redelivery === true)).toBe(true);
+    // The socket is gone before the drain is confirmed (as when a deploy resets the object, which
+    // also ends the confirmation): the rows stay in flight.
+    first.sock.close();
+    await first.sock.closed();
+    expect(await runInDurableObject(stubOf(id), (i) => inboxOf(i.session).inFlight())).toBe(3);
+
+    const second = await connectDevice(id);
+    const again = await eventually(
+      async () => peerMessages(second.sock),
+      (m) => m.length === 3,
+    );
+    expect(again.map((m) => m.id)).toEqual(drained.map((m) => m.id));
+    // This socket outlives its drain: the rows go, and the next connection gets nothing again.
+    const left = await eventually(
+      () => runInDurableObject(stubOf(id), (i) => inboxOf(i.session).inFlight()),
+      (n) => n === 0,
+    );
+    expect(left).toBe(0);
+    second.sock.close();
+    const third = await connectDevice(id);
+    await third.sock.request({ type: "ping", seq: 1 }, "pong");
+    expect(peerMessages(third.sock)).toEqual([]);
+    third.sock.close();
   });
 });

@@ -225,7 +225,8 @@ export const recoveryScenario: Scenario = {
       f(`peer messages queued before the restart (${ours.sleepers} sleeping devices)`, "count", ours.enqueued, null),
       f("of which delivered after it", "count", ours.delivered, null),
       f("queued messages lost", "count", lost, null, [{ text: "0", pass: lost === 0 && ours.enqueued === ours.queued }]),
-      f("queued messages delivered twice", "count", ours.duplicates, null, [{ text: "0", pass: ours.duplicates === 0 }]),
+      // At least once (src/peer/inbox.ts): a drain whose socket dies before it is confirmed goes out again, same ids.
+      f("queued messages delivered again (same id)", "count", ours.duplicates, null),
     ];
     const notes = [
       `close codes seen by the devices when the server stopped: ours ${JSON.stringify(ours.dropCodes)}${echo ? `, echo ${JSON.stringify(echo.dropCodes)}` : ""}`,

@@ -61,7 +61,8 @@ export class TestSocket {
     this.ws.send(typeof msg === "string" ? msg : JSON.stringify(msg));
   }
 
-  next(pred: (m: Json) => boolean = () => true, timeoutMs = 5000): Promise<Json> {
+  // Generous: on a loaded 2-core CI machine a group RPC plus a D1 write can take seconds.
+  next(pred: (m: Json) => boolean = () => true, timeoutMs = 15_000): Promise<Json> {
     const i = this.inbox.findIndex(pred);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
     return new Promise((resolve, reject) => {

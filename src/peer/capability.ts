@@ -1,7 +1,7 @@
 import type { FleetPort } from "../fleet/port.ts";
 import { capability, route } from "../session/capability.ts";
 import type { WorkflowPort } from "../workflow/port.ts";
-import { deliverInboxAfterHello, deliverLocal, inboxOf, joinGroup, receiveRedelivered } from "./delivery.ts";
+import { attachedDrain, deliverInboxAfterHello, deliverLocal, inboxOf, joinGroup, receiveRedelivered } from "./delivery.ts";
 import { handlePeer } from "./handler.ts";
 import { INBOX_MIGRATION } from "./inbox.ts";
 import { PeerIn, type PeerEnvelope } from "./messages.ts";
@@ -20,7 +20,10 @@ export function peerCapability(services: { peers: PeerPort; workflow: WorkflowPo
       // Out of the handshake's way: a device that never joined its group joins now.
       joinGroup(ctx.session, peers);
     },
-    onClose(session) {
+    onClose(session, conn, code) {
+      // A device that closes normally had its socket outlive the drain: the rows it was sent are
+      // done (a reset by a deploy never reaches this handler, so those rows go out again).
+      if ((code === 1000 || code === 1001) && attachedDrain(conn)) inboxOf(session).confirm();
       joinGroup(session, peers);
     },
     describe: (session) => ({ inbox: inboxOf(session).count(session.now()) }),

@@ -26,6 +26,11 @@ export function inboxLimits(session: Session) {
 /** Whether the inbox has been delivered on this socket; until then new messages queue behind it. */
 const drained = (conn: Conn) => attached(conn, "peer", () => ({ drained: false }));
 
+/** Whether this socket got the inbox. */
+export function attachedDrain(conn: Conn): boolean {
+  return drained(conn).drained;
+}
+
 export function deliverLocal(session: Session, envelope: PeerEnvelope, peers: PeerPort, fleet: FleetPort): DeliveryOutcome {
   const conn = session.current();
   if (!conn) {

@@ -120,9 +120,9 @@ describe("the offline inbox when a drain is cut short", () => {
       (m) => m.length === 3,
     );
     expect(drained.every((m) => m.redelivery === true)).toBe(true);
-    // The socket is gone before the drain is confirmed (as when a deploy resets the object, which
-    // also ends the confirmation): the rows stay in flight.
-    first.sock.close();
+    // The socket is gone before the drain is confirmed, and not by a normal close (a deploy's reset
+    // never reaches the object at all): the rows stay in flight.
+    first.sock.close(4001);
     await first.sock.closed();
     expect(await runInDurableObject(stubOf(id), (i) => inboxOf(i.session).inFlight())).toBe(3);
 
@@ -138,6 +138,24 @@ describe("the offline inbox when a drain is cut short", () => {
       (n) => n === 0,
     );
     expect(left).toBe(0);
+    second.sock.close();
+  });
+
+  it("a normal close after the drain confirms it: the next connection gets nothing again", async () => {
+    const id = uniqueId("cc:dd:ef");
+    const res = await api(`/devices/${id}/messages`, { method: "POST", body: JSON.stringify({ category: "chat", payload: { n: 1 } }) });
+    expect(((await res.json()) as Json).enqueued).toEqual([id]);
+    const first = await connectDevice(id);
+    await eventually(
+      async () => peerMessages(first.sock),
+      (m) => m.length === 1,
+    );
+    first.sock.close(1000);
+    await first.sock.closed();
+    expect(await runInDurableObject(stubOf(id), (i) => inboxOf(i.session).inFlight())).toBe(0);
+    const second = await connectDevice(id);
+    await second.sock.request({ type: "keepalive" }, "pong");
+    expect(peerMessages(second.sock)).toEqual([]);
     second.sock.close();
     const third = await connectDevice(id);
     await third.sock.request({ type: "ping", seq: 1 }, "pong");

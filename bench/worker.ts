@@ -1,5 +1,7 @@
+import opusModule from "@evan/opus/wasm/opus.wasm";
 import { DurableObject } from "cloudflare:workers";
 import app from "../src/index.ts";
+import { loadOpus, type OpusDecoder, type OpusEncoder, type OpusLib } from "../src/voice/opus.ts";
 
 // Benchmark build of the Worker: our app, unchanged, plus a bare echo Durable Object in the same
 // workerd. `/__bench/echo/<id>` upgrades go straight to BenchEchoObject with no auth and no logic:
@@ -15,6 +17,12 @@ import app from "../src/index.ts";
 //   instance of this class named `group:<key>`, one SQLite row per member); a
 //   `{"type":"workflow","event":"update","tasks":[...]}` is one RPC to that group, which stores the
 //   tasks and sends the snapshot by RPC to every other member, each sending it to its socket.
+// - voice: with `?voice=1`, binary frames are uplink Opus (decoded at 16 kHz while listening, not
+//   echoed); `{"type":"listen","state":"stop","reply":{"sentences":[...],"frames":[...]}}` ends the
+//   utterance and answers like our turn does on the wire (`stt`, `tts start`, `llm`, per sentence
+//   `sentence_start` and that many 24 kHz 60 ms Opus frames paced in real time, `tts stop` 400 ms
+//   after the last frame's play time). The frames re-encode the decoded utterance itself (stretched
+//   to 24 kHz, looped): the same codec work as ours on real speech, without VAD, providers or turns.
 // No schemas, ACL, rate limits, settings, logs or idempotency: those are what the ratio measures.
 
 export { DeviceObject, GroupObject } from "../src/index.ts";
@@ -31,9 +39,45 @@ type Outcome = "delivered" | "enqueued";
 
 const groupOf = (deviceId: string) => deviceId.slice(0, 8);
 
+// Bare voice: the codec settings of our turn (src/voice/turn.ts, listener.ts, pacer.ts, reply.ts).
+const UP_RATE = 16000;
+const DOWN_RATE = 24000;
+const FRAME_MS = 60;
+const DOWN_FRAME = (DOWN_RATE * FRAME_MS) / 1000;
+const DOWNLINK_OPUS = { complexity: 5, bitrate: 24_000, application: "audio" } as const;
+const PREBUFFER_FRAMES = 5;
+const TTS_STOP_TAIL_MS = 400;
+
+let opusLib: OpusLib | undefined;
+const opus = () => (opusLib ??= loadOpus(opusModule));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+
+interface BareVoice {
+  decoder: OpusDecoder;
+  encoder: OpusEncoder;
+  listening: boolean;
+  /** The utterance decoded so far, 16 kHz. */
+  chunks: Int16Array[];
+}
+
+/** 60 ms at 24 kHz from the utterance at `at` (16 kHz samples, looped), stretched by linear interpolation. */
+function frameFrom(pcm: Int16Array, at: number): Int16Array {
+  const out = new Int16Array(DOWN_FRAME);
+  const n = pcm.length;
+  if (n === 0) return out;
+  for (let i = 0; i < DOWN_FRAME; i++) {
+    const pos = at + (i * UP_RATE) / DOWN_RATE;
+    const k = Math.floor(pos);
+    const f = pos - k;
+    out[i] = Math.round(pcm[k % n]! * (1 - f) + pcm[(k + 1) % n]! * f);
+  }
+  return out;
+}
+
 export class BenchEchoObject extends DurableObject<BenchEnv> {
   private inboxReady = false;
   private groupReady = false;
+  private voice: BareVoice | null = null;
 
   private stub(name: string) {
     return this.env.BENCH_ECHO.get(this.env.BENCH_ECHO.idFromName(name));
@@ -49,7 +93,8 @@ export class BenchEchoObject extends DurableObject<BenchEnv> {
     const pair = new WebSocketPair();
     const flags = new URL(request.url).searchParams;
     // Opt-in, so the connect and capacity floors stay a bare socket that never opens its storage.
-    this.ctx.acceptWebSocket(pair[1], flags.get("inbox") === "1" ? ["inbox"] : []);
+    const tags = [...(flags.get("inbox") === "1" ? ["inbox"] : []), ...(flags.get("voice") === "1" ? ["voice"] : [])];
+    this.ctx.acceptWebSocket(pair[1], tags);
     if (flags.get("presence") === "1") {
       const id = this.self;
       this.ctx.waitUntil(this.stub(`group:${groupOf(id)}`).join(id));
@@ -58,6 +103,8 @@ export class BenchEchoObject extends DurableObject<BenchEnv> {
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    // Audio once a voice socket has listened (`this.voice`); other bare sockets echo binary frames.
+    if (typeof message !== "string" && this.voice) return this.audio(message);
     if (typeof message === "string" && message.startsWith("{")) {
       let msg: Json | undefined;
       try {
@@ -84,16 +131,79 @@ export class BenchEchoObject extends DurableObject<BenchEnv> {
         case "workflow":
           if (msg.event === "update" && Array.isArray(msg.tasks)) return this.taskUpdate(ws, msg.tasks as Json[]);
           break;
+        case "listen":
+          if (this.ctx.getTags(ws).includes("voice")) return this.listen(ws, msg);
+          break;
       }
     }
     ws.send(message);
   }
 
   override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    if (this.voice) {
+      this.voice.decoder.free();
+      this.voice.encoder.free();
+      this.voice = null;
+    }
     try {
       ws.close(code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason);
     } catch {
       /* already closed */
+    }
+  }
+
+  // ---- bare voice ----
+
+  private listen(ws: WebSocket, msg: Json): void {
+    this.voice ??= { decoder: opus().decoder(UP_RATE), encoder: opus().encoder(DOWN_RATE, DOWNLINK_OPUS), listening: false, chunks: [] };
+    const v = this.voice;
+    if (msg.state === "start") {
+      v.listening = true;
+      v.chunks = [];
+      return;
+    }
+    if (msg.state !== "stop" || !v.listening) return;
+    v.listening = false;
+    const reply = (msg.reply ?? {}) as { sentences?: unknown; frames?: unknown };
+    const sentences = Array.isArray(reply.sentences) ? reply.sentences.map(String) : [];
+    const frames = Array.isArray(reply.frames) ? reply.frames.map(Number) : [];
+    const pcm = new Int16Array(v.chunks.reduce((a, c) => a + c.length, 0));
+    let o = 0;
+    for (const c of v.chunks) {
+      pcm.set(c, o);
+      o += c.length;
+    }
+    v.chunks = [];
+    this.ctx.waitUntil(this.speak(ws, v.encoder, pcm, sentences, frames));
+  }
+
+  private audio(message: ArrayBuffer): void {
+    const v = this.voice;
+    if (!v?.listening || message.byteLength === 0) return;
+    v.chunks.push(v.decoder.decode(new Uint8Array(message)));
+  }
+
+  private async speak(ws: WebSocket, encoder: OpusEncoder, pcm: Int16Array, sentences: string[], frames: number[]): Promise<void> {
+    try {
+      ws.send(JSON.stringify({ type: "stt", text: "bare" }));
+      ws.send(JSON.stringify({ type: "tts", state: "start" }));
+      const t0 = Date.now();
+      let sent = 0;
+      let at = 0;
+      for (const [i, text] of sentences.entries()) {
+        for (let f = 0; f < (frames[i] ?? 0); f++) {
+          await sleep(t0 + Math.max(0, sent - (PREBUFFER_FRAMES - 1)) * FRAME_MS - Date.now());
+          if (sent === 0) ws.send(JSON.stringify({ type: "llm", emotion: "happy", text: "😀" }));
+          if (f === 0) ws.send(JSON.stringify({ type: "tts", state: "sentence_start", text }));
+          ws.send(encoder.encode(frameFrom(pcm, at)));
+          at += (UP_RATE * FRAME_MS) / 1000;
+          sent++;
+        }
+      }
+      await sleep(t0 + sent * FRAME_MS + TTS_STOP_TAIL_MS - Date.now());
+      ws.send(JSON.stringify({ type: "tts", state: "stop" }));
+    } catch {
+      /* the socket closed mid-reply */
     }
   }
 

@@ -11,11 +11,11 @@ import { cpuPressure, fdLimit, machineCpu, machineCpuShare, openFds, sampleCpu, 
 import { collectChecks, renderTable, runScenarios, type BenchReport } from "./lib/bench/report.ts";
 import { SCENARIOS } from "./lib/bench/scenarios/index.ts";
 import { echoTarget, FD_HINT, oursTarget } from "./lib/bench/targets.ts";
-import type { BenchContext, BenchOptions } from "./lib/bench/types.ts";
+import type { BenchContext, BenchOptions, RestartOptions } from "./lib/bench/types.ts";
 import { PEER_INBOX_MAX } from "./lib/bench/scenarios/inbox.ts";
 import { reloadWorker } from "./lib/bench/reload.ts";
 
-// npm run bench [-- --devices N --rate R --only connect,capacity,peer,inbox,fanout,finalize --json]
+// npm run bench [-- --devices N --rate R --only connect,capacity,peer,inbox,fanout,finalize,voice --json]
 // Starts bench/wrangler.toml (our Worker unchanged + a bare echo Durable Object, one workerd) with
 // `wrangler dev`, runs the scenarios of scripts/lib/bench/scenarios against both, prints a table
 // (or JSON with --json) and writes .bench/last.json. Progress goes to stderr.
@@ -37,7 +37,7 @@ const USAGE = `usage: npm run bench -- [options]
   --changes N     fanout: task changes per target (default 20)
   --segments N    finalize: meeting segments before the finalize (default 2000)
   --meetings N    finalize: meetings finalized, a fresh device each (default 5)
-  --llm-ms MS     finalize: the fake LLM's fixed latency (default 200)
+  --llm-ms MS     finalize, voice: the fake LLM's fixed latency before its first byte (default 200)
   --coders N      coding: devices in coding mode (default 20; the fake LLM's latency is --llm-ms)
   --lines R       coding: log lines per second per device (default 100)
   --coding-s S    coding: seconds the log stream runs (default 15)
@@ -45,6 +45,13 @@ const USAGE = `usage: npm run bench -- [options]
                   1000, over devices/10 of them; the restart is of --devices connected devices)
   --recovery-by restart|reload  recovery: stop and start wrangler dev on the same state (default),
                   or a new Worker version under it, as a deploy (the port stays open)
+  --talkers N     voice: devices talking at once (default 50)
+  --turns N       voice: spoken turns per device (default 3)
+  --spread MS     voice: the devices start their first turn evenly over this time (default 8000,
+                  about one turn, so ends of speech are spread as among independent speakers;
+                  0 = all at once)
+  --asr-ms MS     voice: the fake ASR's fixed latency (default 100)
+  --tts-ms MS     voice: the fake TTS's fixed latency before its first audio (default 100)
   --only LIST     comma list of scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
   --json          print the JSON report instead of the table
   --verbose       echo wrangler dev's output, with the Worker's own logs, to stderr
@@ -74,6 +81,11 @@ const { values } = parseArgs({
     "coding-s": { type: "string", default: "15" },
     queued: { type: "string", default: "1000" },
     "recovery-by": { type: "string", default: "restart" },
+    talkers: { type: "string", default: "50" },
+    turns: { type: "string", default: "3" },
+    spread: { type: "string", default: "8000" },
+    "asr-ms": { type: "string", default: "100" },
+    "tts-ms": { type: "string", default: "100" },
     only: { type: "string" },
     json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
@@ -93,6 +105,9 @@ function positive(name: string, v: string): number {
     process.exit(2);
   }
   return n;
+}
+function nonNegative(name: string, v: string): number {
+  return v.trim() === "0" ? 0 : positive(name, v);
 }
 const options: BenchOptions = {
   devices: Math.round(positive("devices", values.devices)),
@@ -116,6 +131,11 @@ const options: BenchOptions = {
   codingS: positive("coding-s", values["coding-s"]),
   queued: Math.round(positive("queued", values.queued)),
   recoveryBy: values["recovery-by"] === "reload" ? "reload" : "restart",
+  talkers: Math.round(positive("talkers", values.talkers)),
+  turns: Math.round(positive("turns", values.turns)),
+  spreadMs: nonNegative("spread", values.spread),
+  asrMs: positive("asr-ms", values["asr-ms"]),
+  ttsMs: positive("tts-ms", values["tts-ms"]),
 };
 const only = values.only
   ?.split(",")
@@ -134,7 +154,7 @@ const notes: string[] = [];
 // File descriptors: the client holds one per socket (the latency scenario keeps 2 × connects open,
 // the capacity one 2 × devices, the fan-out one 2 × group); wrangler dev's proxy workerd was seen
 // holding 4–5 per socket.
-const maxSockets = 2 * Math.max(options.connects, options.devices, options.group);
+const maxSockets = 2 * Math.max(options.connects, options.devices, options.group, options.talkers);
 const needFds = maxSockets + 256;
 const selfFds = fdLimit();
 if (selfFds && selfFds.soft < needFds) {
@@ -212,13 +232,13 @@ log(`starting the snapshot (${Math.round(snap.bytes / 1024)} KiB) under wrangler
 // synchronous fsync on the JS thread, which is the machine, not the Worker. So state goes to tmpfs
 // when there is one (--state-on-disk measures the disk too).
 const stateParent = !values["state-on-disk"] && existsSync("/dev/shm") ? "/dev/shm" : undefined;
-const startServer = (extra: Record<string, string> = {}) =>
+const startServer = (extra: Record<string, string> = {}, opts: RestartOptions = {}) =>
   startDevServer({
     config: snap.config,
     ...(stateParent ? { stateParent } : {}),
     verbose: values.verbose,
     // Quiet unless asked: wrangler printing a line per request costs CPU on the same machine.
-    logLevel: values.verbose ? "log" : "warn",
+    logLevel: values.verbose || opts.workerLogs ? "log" : "warn",
     vars: {
       AUTH_MODE: "device-token",
       DEVICE_TOKEN_SECRET: "bench-device-token-secret",
@@ -258,10 +278,10 @@ const ctx: BenchContext = {
   options,
   ours: oursTarget(base),
   echo: echoTarget(base),
-  async restart(vars) {
+  async restart(vars, opts) {
     await srv.stop();
     server = undefined;
-    srv = await startServer(vars);
+    srv = await startServer(vars, opts);
     server = srv;
     starts++;
     outputs.push(srv.output);
@@ -313,6 +333,7 @@ try {
     finalize: `finalize ${o.meetings} × ${o.segments} segments, LLM ${o.llmMs} ms`,
     coding: `coding ${o.coders} devices × ${o.linesPerS} lines/s for ${o.codingS} s, LLM ${o.llmMs} ms`,
     recovery: `recovery (${o.recoveryBy}) of ${o.devices} devices, ${o.queued} messages queued`,
+    voice: `voice ${o.talkers} talkers × ${o.turns} turns spread over ${o.spreadMs} ms, ASR ${o.asrMs} / LLM ${o.llmMs} / TTS ${o.ttsMs} ms`,
   };
   const summary =
     `wrangler dev ×${starts} · ${cpus().length} CPUs · machine busy ${machine ? `${machine.busyPct}% (steal ${machine.stealPct}%)` : "?"} · ` +
@@ -339,7 +360,11 @@ try {
       fdLimit: { client: selfFds, workerd: workerd.map((p) => ({ pid: p.pid, role: p.role, limit: fdLimit(p.pid), open: openFds(p.pid) })) },
       workerdAtStart: workerd,
       serverStarts: starts,
-      serverVars: { PEER_INBOX_MAX, perScenario: "finalize adds LLM_BASE_URL (its fake LLM)" },
+      serverVars: {
+        PEER_INBOX_MAX,
+        perScenario:
+          "finalize adds LLM_BASE_URL (its fake LLM); voice adds ASR_BASE_URL, LLM_BASE_URL, TTS_BASE_URL, TTS_MODEL (its fake providers) and prints the Worker's logs",
+      },
       server: "wrangler dev on a bundled snapshot of bench/wrangler.toml, a fresh one per scenario: clients → dev proxy workerd → worker workerd",
       bundleKiB: Math.round(snap.bytes / 1024),
     },

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -7,6 +8,9 @@ import { configDrift } from "../../scripts/lib/bench/config-drift.ts";
 import { deferred, pollUntil, within } from "../../scripts/lib/bench/devices.ts";
 import { summarize } from "../../scripts/lib/bench/stats.ts";
 import { echoTarget, failureKind } from "../../scripts/lib/bench/targets.ts";
+import { orderOk, planTurns, turnLogs, VAD_SILENCE_MS } from "../../scripts/lib/bench/scenarios/voice.ts";
+import { loadOpus } from "../../src/voice/opus.ts";
+import zhMeta from "../fixtures/speech-zh.json";
 import { FIRMWARE_HELLO, type Json } from "../../scripts/lib/device-client.ts";
 import { formatIncoming, parseSimCommand } from "../../scripts/lib/sim-commands.ts";
 
@@ -87,6 +91,45 @@ describe("benchmark helpers", () => {
   });
 });
 
+describe("voice scenario helpers", () => {
+  it("finds the packet on which the server's VAD ends the fixture's utterance, turn after turn", () => {
+    const lib = loadOpus(new WebAssembly.Module(readFileSync(resolve(import.meta.dirname, "../../node_modules/@evan/opus/wasm/opus.wasm"))));
+    const plan = planTurns(lib, 3);
+    expect(plan.endIndex).toHaveLength(3);
+    for (const i of plan.endIndex) {
+      // After the speech plus the configured silence, within the fixture (before the added silence).
+      expect((i + 1) * zhMeta.frameMs).toBeGreaterThanOrEqual(zhMeta.speechEndMs + VAD_SILENCE_MS);
+      expect(i).toBeLessThan(zhMeta.packets);
+    }
+    expect(plan.packets.every((p) => p.length > 0)).toBe(true);
+  });
+
+  it("checks the wire order of a spoken reply", () => {
+    const good = ["stt", "tts start", "llm", "sentence_start", "frame", "sentence_start", "frame", "tts stop"];
+    expect(orderOk(good)).toBe(true);
+    expect(orderOk(good.filter((o) => o !== "llm"))).toBe(false);
+    expect(orderOk(["stt", "tts start", "llm", "sentence_start", "frame", "sentence_start", "tts stop"])).toBe(false);
+    expect(orderOk([...good, "frame"])).toBe(false);
+    expect(orderOk(["stt", "tts start", "llm", "frame", "sentence_start", "frame", "tts stop"])).toBe(false);
+  });
+
+  it("reads the Worker's voice.turn lines out of wrangler's output, in order per device", () => {
+    const line = (deviceId: string, firstFrameMs: number) =>
+      JSON.stringify({ level: "info", event: "voice.turn", deviceId, trigger: "vad", audioMs: 4200, firstFrameMs, serverOverheadMs: 2, frames: 60 });
+    const output = [
+      "[wrangler:info] GET /supie/ota/ 200 OK (3ms)",
+      line("aa", 431),
+      `${line("bb", 500)}`,
+      JSON.stringify({ level: "info", event: "device.hello", deviceId: "aa" }),
+      `  ${line("aa", 440)}`,
+      '{"level":"info","event":"voice.turn", cut',
+    ].join("\n");
+    const logs = turnLogs(output, new Set(["aa"]));
+    expect([...logs.keys()]).toEqual(["aa"]);
+    expect(logs.get("aa")!.map((l) => l.firstFrameMs)).toEqual([431, 440]);
+  });
+});
+
 describe("benchmark clients", () => {
   // A stand-in for the bare echo object: answers the hello, then sends two more messages.
   async function echoServer() {
@@ -113,10 +156,10 @@ describe("benchmark clients", () => {
       const plain = await echoTarget(() => srv.base).open("aa:bb:cc:00:00:01", 2000);
       expect(plain.client.hello).toMatchObject({ type: "hello" });
       await plain.client.close();
-      const flagged = await echoTarget(() => srv.base, { presence: true, inbox: true }).open("aa:bb:cc:00:00:02", 2000, { hello: false });
+      const flagged = await echoTarget(() => srv.base, { presence: true, inbox: true, voice: true }).open("aa:bb:cc:00:00:02", 2000, { hello: false });
       expect(flagged.client.hello).toBeUndefined();
       await flagged.client.close();
-      expect(srv.urls).toEqual(["/__bench/echo/aa%3Abb%3Acc%3A00%3A00%3A01", "/__bench/echo/aa%3Abb%3Acc%3A00%3A00%3A02?presence=1&inbox=1"]);
+      expect(srv.urls).toEqual(["/__bench/echo/aa%3Abb%3Acc%3A00%3A00%3A01", "/__bench/echo/aa%3Abb%3Acc%3A00%3A00%3A02?presence=1&inbox=1&voice=1"]);
     } finally {
       await srv.close();
     }

@@ -116,6 +116,22 @@ export function cpuMs(pid: number): number | null {
   return ((Number(f[11]) + Number(f[12])) * 1000) / ticksPerSecond();
 }
 
+/**
+ * Time the threads of a process spent runnable but waiting for a CPU (/proc/<pid>/task/<tid>/schedstat,
+ * second field), in ms: how much other load on the machine delayed it. Null when unavailable.
+ */
+export function runQueueWaitMs(pid: number): number | null {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return null;
+  }
+  let ns = 0;
+  for (const t of tasks) ns += Number((read(`/proc/${pid}/task/${t}/schedstat`) ?? "").split(" ")[1] ?? 0) || 0;
+  return ns / 1e6;
+}
+
 export interface CpuSample {
   workerMs: number;
   proxyMs: number;

@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { promisify } from "node:util";
 
 // `wrangler dev` watches the sources and reloads the Worker when any file changes, which closes
@@ -34,9 +34,13 @@ export async function snapshotWorker(configPath: string): Promise<Snapshot> {
     throw new Error(`bundling ${configPath} failed: ${e.message}\n${(e.stderr ?? "").slice(-2000)}${(e.stdout ?? "").slice(-2000)}`);
   }
   const original = readFileSync(configPath, "utf8");
-  // Same bindings, vars and migrations; the entry is the bundle, used as is.
-  const config = original.replace(/^main\s*=.*$/m, 'main = "worker.js"\nno_bundle = true\nfind_additional_modules = true');
-  if (config === original) throw new Error(`${configPath} has no top-level main = line to replace`);
+  // Same bindings, vars and migrations; the entry is the bundle, used as is. Paths the config gives
+  // relative to itself (static assets, D1 migrations) are made absolute: the copy lives elsewhere.
+  const withMain = original.replace(/^main\s*=.*$/m, 'main = "worker.js"\nno_bundle = true\nfind_additional_modules = true');
+  if (withMain === original) throw new Error(`${configPath} has no top-level main = line to replace`);
+  const config = withMain.replace(/^(\s*(?:directory|migrations_dir)\s*=\s*)"([^"]+)"/gm, (line, key: string, path: string) =>
+    isAbsolute(path) ? line : `${key}${JSON.stringify(resolve(dirname(configPath), path))}`,
+  );
   const configOut = join(dir, "wrangler.toml");
   writeFileSync(configOut, `# Snapshot of ${configPath} made by scripts/lib/bench/snapshot.ts; temporary.\n${config}`);
   return {

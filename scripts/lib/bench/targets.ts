@@ -69,6 +69,11 @@ export interface EchoOptions {
   presence?: boolean;
   /** After the hello the bare object SELECTs, DELETEs and sends its queued rows, as ours drains its inbox. */
   inbox?: boolean;
+  /**
+   * Binary frames are uplink Opus the bare object decodes while listening (not echoed), and a
+   * `listen stop` carrying `reply: {sentences, frames}` is answered with that many paced Opus frames.
+   */
+  voice?: boolean;
 }
 
 export function echoTarget(base: () => string, echo: EchoOptions = {}): Target {
@@ -77,7 +82,11 @@ export function echoTarget(base: () => string, echo: EchoOptions = {}): Target {
     probe: { msg: { type: "ping" }, reply: "ping" },
     prepare: async () => 0,
     open(id, timeoutMs, opts = {}) {
-      const query = new URLSearchParams({ ...(echo.presence ? { presence: "1" } : {}), ...(echo.inbox ? { inbox: "1" } : {}) }).toString();
+      const query = new URLSearchParams({
+        ...(echo.presence ? { presence: "1" } : {}),
+        ...(echo.inbox ? { inbox: "1" } : {}),
+        ...(echo.voice ? { voice: "1" } : {}),
+      }).toString();
       const wsUrl = `${base().replace(/^http/, "ws")}/__bench/echo/${encodeURIComponent(id)}${query ? `?${query}` : ""}`;
       return timedConnect({ baseUrl: base(), deviceId: id, token: "", wsUrl, timeoutMs, ...(opts.hello === false ? { hello: false } : {}) });
     },

@@ -38,7 +38,7 @@ export interface BenchOptions {
   segments: number;
   /** finalize: meetings finalized (fresh device each). */
   meetings: number;
-  /** finalize: fixed latency of the fake LLM, ms. */
+  /** finalize and voice: fixed latency of the fake LLM (before its first byte), ms. */
   llmMs: number;
   /** coding: devices in coding mode. */
   coders: number;
@@ -50,6 +50,25 @@ export interface BenchOptions {
   queued: number;
   /** recovery: a restart of wrangler dev (the port closes) or a reload of a new Worker version under it. */
   recoveryBy: "restart" | "reload";
+  /** voice: devices talking at once. */
+  talkers: number;
+  /** voice: spoken turns per device. */
+  turns: number;
+  /** voice: the devices start their first turn evenly over this many ms (0: all at once). */
+  spreadMs: number;
+  /** voice: fixed latency of the fake ASR (before its answer), ms. */
+  asrMs: number;
+  /** voice: fixed latency of the fake TTS (before its first audio), ms. */
+  ttsMs: number;
+}
+
+export interface RestartOptions {
+  /**
+   * Have wrangler print the Worker's own log lines (its --log-level "log"), so a scenario can read
+   * them from `server.output()` (e.g. the `voice.turn` breakdown). Off by default: wrangler printing
+   * lines costs CPU on the same machine.
+   */
+  workerLogs?: boolean;
 }
 
 export interface BenchContext {
@@ -64,7 +83,7 @@ export interface BenchContext {
    * would skew, such as memory: workerd does not give freed memory back. `vars` are server vars
    * for this server only, on top of the run's (e.g. LLM_BASE_URL of a fake LLM the scenario started).
    */
-  restart(vars?: Record<string, string>): Promise<void>;
+  restart(vars?: Record<string, string>, opts?: RestartOptions): Promise<void>;
   /**
    * Stops the server and starts it again with the same code, vars and port on the same local state
    * (Durable Object storage, R2, KV, D1 kept): a restart the devices reconnect to at the address

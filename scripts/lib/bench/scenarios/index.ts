@@ -4,10 +4,12 @@ import { codingScenario } from "./coding.ts";
 import { connectScenario } from "./connect.ts";
 import { fanoutScenario } from "./fanout.ts";
 import { finalizeScenario } from "./finalize.ts";
+import { fleetScenario } from "./fleet.ts";
 import { hostileScenario } from "./hostile.ts";
 import { inboxScenario } from "./inbox.ts";
 import { peerScenario } from "./peer.ts";
 import { recoveryScenario } from "./recovery.ts";
+import { voiceScenario } from "./voice.ts";
 
 // Every benchmark scenario, in run order; each starts on a fresh server. `--only a,b` picks by
 // name.
@@ -21,4 +23,6 @@ export const SCENARIOS: Scenario[] = [
   hostileScenario,
   codingScenario,
   recoveryScenario,
+  voiceScenario,
+  fleetScenario,
 ];

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { encodeFrame, type BinaryVersion } from "../../src/protocol/binary.ts";
-import type { Clock } from "../../src/voice/clock.ts";
+import { type Clock, realClock } from "../../src/voice/clock.ts";
 import { demuxOggOpus, opusPacketSamples48 } from "../../src/voice/ogg.ts";
 import { loadOpus, type OpusLib } from "../../src/voice/opus.ts";
 import { concatPcm } from "../../src/voice/pcm.ts";
@@ -139,17 +139,5 @@ export async function pacePackets(next: (i: number) => Uint8Array | null, send: 
 /** Node's clock for pacing: sleep(0) waits one turn of the event loop, so incoming frames are read. */
 export const nodeClock: Clock = {
   now: () => performance.now(),
-  sleep(ms, signal) {
-    if (signal?.aborted) return Promise.resolve();
-    if (ms <= 0) return new Promise((resolve) => setImmediate(resolve));
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal?.addEventListener("abort", done, { once: true });
-    });
-  },
+  sleep: (ms, signal) => (ms <= 0 && !signal?.aborted ? new Promise((resolve) => setImmediate(resolve)) : realClock.sleep(ms, signal)),
 };

@@ -1,16 +1,9 @@
 import { clock, field, h } from "../lib/dom.js";
+import { summarySections } from "../lib/summary.js";
 
 // A meeting as the badge lives it (PROTOCOL §6.1): each utterance echoed at once
 // (`audio transcription`), the server's transcript pushes (numbered segments), typed snippets,
 // then finalize with its progress stages and the summary.
-
-const SUMMARY_PARTS = /** @type {const} */ ([
-  ["bullets", "Key points"],
-  ["decisions", "Decisions"],
-  ["actions", "Action items"],
-  ["risks", "Risks"],
-  ["nextSteps", "Next steps"],
-]);
 
 /** @param {{ send: (m: Record<string, unknown>) => void, connected: () => boolean, deviceId: () => string }} dev */
 export function meetingSection(dev) {
@@ -61,18 +54,7 @@ export function meetingSection(dev) {
     summary.replaceChildren(
       h("h4", null, s.title || "Untitled meeting"),
       h("p", { class: "muted" }, `Duration ${s.duration ?? "?"}${s.idempotent ? " · already finalized" : ""}${s.degraded ? ` · degraded: ${s.degraded}` : ""}`),
-      ...SUMMARY_PARTS.filter(([k]) => Array.isArray(s[k]) && s[k].length).map(([k, title]) =>
-        h(
-          "section",
-          null,
-          h("h5", null, title),
-          h(
-            "ul",
-            null,
-            s[k].map((/** @type {string} */ t) => h("li", null, t)),
-          ),
-        ),
-      ),
+      ...summarySections(s, "h5"),
     );
   }
 

@@ -1,18 +1,11 @@
 import { api, describe, seg } from "../lib/api.js";
 import { clock, field, fill, h, notice } from "../lib/dom.js";
+import { summarySections } from "../lib/summary.js";
 
 // The meeting archive (PROTOCOL §6.1, §11): newest first, optionally one device's; a meeting's
 // summary, its webhook delivery, and its transcript a page at a time.
 
 const TRANSCRIPT_PAGE = 100;
-const SUMMARY_PARTS = /** @type {const} */ ([
-  ["bullets", "Key points"],
-  ["decisions", "Decisions"],
-  ["actions", "Action items"],
-  ["risks", "Risks"],
-  ["nextSteps", "Next steps"],
-]);
-
 export function meetingsTab() {
   const device = h("input", { type: "search", name: "meeting-device", placeholder: "all devices", autocomplete: "off", spellcheck: "false" });
   const body = h("tbody");
@@ -93,22 +86,7 @@ export function meetingsTab() {
             m.degraded ? ` · degraded: ${m.degraded}` : "",
             ` · webhook ${hook.state}${hook.attempts ? ` (${hook.attempts} attempts, last ${hook.lastStatus ?? "no answer"})` : ""}`,
           ),
-          h(
-            "div",
-            { class: "summary" },
-            SUMMARY_PARTS.filter(([k]) => Array.isArray(s[k]) && s[k].length).map(([k, title]) =>
-              h(
-                "section",
-                null,
-                h("h3", null, title),
-                h(
-                  "ul",
-                  null,
-                  s[k].map((/** @type {string} */ x) => h("li", null, x)),
-                ),
-              ),
-            ),
-          ),
+          h("div", { class: "summary" }, summarySections(s, "h3")),
           h("h3", null, "Transcript"),
           transcript,
           moreButton,

@@ -48,7 +48,7 @@ export default defineConfig({
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
           globalSetup: ["./test/setup/worker-services.ts"],
-          setupFiles: ["./test/worker/apply-migrations.ts"],
+          setupFiles: ["./test/worker/file-setup.ts"],
           testTimeout: 20_000,
           // The fake providers are one stateful server: files take turns steering it.
           fileParallelism: false,

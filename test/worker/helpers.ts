@@ -66,7 +66,11 @@ export class TestSocket {
     const i = this.inbox.findIndex(pred);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`timeout waiting; inbox=${JSON.stringify(this.inbox).slice(0, 400)}`)), timeoutMs);
+      // The last messages say what happened instead (an alert, a reply to something else).
+      const t = setTimeout(() => {
+        const last = JSON.stringify(this.received.slice(-6)).slice(-600);
+        reject(new Error(`timeout waiting; inbox=${JSON.stringify(this.inbox).slice(0, 300)}; last received=${last}`));
+      }, timeoutMs);
       this.waiters.push({
         pred,
         resolve: (m) => {

@@ -8,6 +8,9 @@ import { field, h, notice } from "../lib/dom.js";
 // once the last packet is out; pressing while a reply plays sends `abort` first. Replies are
 // decoded at the server hello's sample rate and played back to back.
 
+// The server's 300 ms, plus a margin for the two messages arriving closer than they left.
+const LISTEN_DEBOUNCE_MS = 350;
+
 /**
  * @param {{ send: (m: Record<string, unknown>) => void, sendAudio: (p: Uint8Array<ArrayBuffer>) => void, connected: () => boolean,
  *           sessionId: () => string, frameOut: (n: number) => void }} dev
@@ -24,6 +27,7 @@ export function talkSection(dev) {
   let kind;
   let downRate = 24000;
   let speaking = false;
+  let lastStopAt = Number.NEGATIVE_INFINITY;
   /** @type {Promise<boolean> | undefined} */
   let pressing;
   const counts = { up: 0, down: 0, decodedMs: 0 };
@@ -83,6 +87,10 @@ export function talkSection(dev) {
       notice(status, `Microphone unavailable: ${err instanceof Error ? err.message : err}`, "error");
       return false;
     }
+    // The server ignores a listen start within 300 ms of the previous stop (PROTOCOL §5: button
+    // bounce); a quick second press waits that out instead of being dropped.
+    const bounce = lastStopAt + LISTEN_DEBOUNCE_MS - performance.now();
+    if (bounce > 0) await new Promise((r) => setTimeout(r, bounce));
     dev.send({ session_id: dev.sessionId(), type: "listen", state: "start", mode: "manual" });
     mic.start();
     button.classList.add("active");
@@ -99,6 +107,7 @@ export function talkSection(dev) {
     await mic.stop();
     await encoder?.flush();
     if (dev.connected()) dev.send({ session_id: dev.sessionId(), type: "listen", state: "stop" });
+    lastStopAt = performance.now();
   }
 
   const down = () => {

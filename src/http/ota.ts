@@ -7,7 +7,7 @@ import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { recordSighting } from "./fleet.ts";
 import { deviceTokenSecret, missingSecretHint, otaActivation } from "./local-dev.ts";
-import { limitBody } from "./validate.ts";
+import { bodyText, limitBody } from "./validate.ts";
 import { boardOf, boardOffer } from "../firmware/offer.ts";
 
 // OTA check (PROTOCOL §1.1): the firmware asks where to connect and with which token.
@@ -58,7 +58,9 @@ async function otaCheck(c: AppContext, alias: boolean) {
   const clientId = normaliseId(c.req.header("client-id")) || deviceId;
   if (!isValidId(clientId)) return apiError(c, 400, "INVALID_REQUEST", "invalid Client-Id header: 1-64 chars of [a-z0-9:._-]");
   // The firmware's system info varies by version and board; nothing in it may fail the check.
-  const body: unknown = await c.req.json().catch(() => null);
+  const body: unknown = await bodyText(c)
+    .then((text) => JSON.parse(text) as unknown)
+    .catch(() => null);
   const current = deviceVersion(body, c.req.header("user-agent"));
   const served = (board: string, version: string) => `${publicOrigin(c)}/firmware/${board.toLowerCase()}/${version}.bin`;
   const offer =

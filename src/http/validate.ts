@@ -23,10 +23,19 @@ export function limitBody(maxSize = MAX_BODY_BYTES): MiddlewareHandler<AppEnv> {
   });
 }
 
+/**
+ * The body as UTF-8 text, whatever its content type. Bytes, not `.text()`: workerd warns on every
+ * text read of a non-text content type, and one client's wrong header would fill the dashboard's
+ * logs with that warning.
+ */
+export async function bodyText(c: AppContext): Promise<string> {
+  return new TextDecoder().decode(await c.req.arrayBuffer());
+}
+
 /** Parses the body as JSON (whatever its content type) and validates it; `c.req.valid("json")`. */
 export function jsonBody<S extends z.ZodType>(schema: S): MiddlewareHandler<AppEnv, string, { in: { json: z.input<S> }; out: { json: z.output<S> } }> {
   return async (c, next) => {
-    const text = await c.req.text();
+    const text = await bodyText(c);
     if (jsonTooDeep(text)) return apiError(c, 400, "SCHEMA_INVALID", "payload too deep");
     let raw: unknown;
     try {

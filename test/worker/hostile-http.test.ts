@@ -86,7 +86,7 @@ async function hit(method: string, path: string, body?: string | Uint8Array, typ
 
 async function checkShape(res: Response, what: string): Promise<void> {
   expect(res.status, what).toBeLessThan(500);
-  const text = await res.text();
+  const text = new TextDecoder().decode(await res.arrayBuffer());
   // HEAD answers carry the headers of the GET they mirror, without a body.
   if (res.status >= 400 && res.headers.get("content-type")?.includes("json") && text) {
     expect(JSON.parse(text) as Json, what).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } });

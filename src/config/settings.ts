@@ -121,6 +121,8 @@ export const SettingsSchema = z.object({
   ASR_LANGUAGE: str(),
   ASR_PROVIDER: oneOf(["auto", "openai", "workers-ai"], "auto"),
   ASR_TIMEOUT_MS: int(15_000, 1000, 120_000),
+  // Recognition starts in the pause that may end the turn (src/voice/early-asr.ts).
+  ASR_EARLY_START: bool(true),
   LLM_TIMEOUT_MS: int(20_000, 1000, 120_000),
   TTS_BASE_URL: str(),
   TTS_API_KEY: str(),

@@ -1,5 +1,6 @@
 import { capability, type HandlerCtx, type RuntimeSlot, type Session } from "../session/capability.ts";
 import { ChatHistory, HISTORY_MIGRATION } from "./history.ts";
+import { cancelEarlyAsr, earlyAnswerFor } from "./early-asr.ts";
 import type { Utterance } from "./listener.ts";
 import {
   chat,
@@ -7,6 +8,7 @@ import {
   listenerOf,
   releaseIdleCodecs,
   newVoiceConn,
+  recogniseEarly,
   say,
   speechTurn,
   startVoiceTurn,
@@ -26,7 +28,10 @@ export function voiceCapability(services: VoiceServices) {
     const st = ctx.conn.state;
     st.listen = st.listenMode === "realtime" ? "listening" : "finalizing";
     ctx.conn.save();
-    startVoiceTurn(ctx, vc, services, u.trigger, (_turn, active) => speechTurn(ctx, vc, services, active, u));
+    // Taken now: in realtime mode the next utterance's pause may start another before the turn runs.
+    const early = earlyAnswerFor(vc.early, u.audio);
+    vc.early = null;
+    startVoiceTurn(ctx, vc, services, u.trigger, (_turn, active) => speechTurn(ctx, vc, services, active, u, early));
   }
 
   /** A reply in this socket's running turn, or a turn of its own when none is dispatching. */
@@ -80,6 +85,8 @@ export function voiceCapability(services: VoiceServices) {
       }
       for (const e of listener.audio(frame.payload)) {
         if (e.type === "utterance") heard(ctx, vc, e.utterance);
+        else if (e.type === "speech_pause") recogniseEarly(ctx, vc, services, e.audio);
+        else if (e.type === "speech_resume") vc.early = cancelEarlyAsr(vc.early);
         else if (realtime && vc.active?.replying) {
           // Barge-in: the reply stops now; the speech goes on being captured as the next turn.
           ctx.session.turns.cancel(ctx.conn, "barge-in", vc.active.turn.id);
@@ -91,6 +98,7 @@ export function voiceCapability(services: VoiceServices) {
     onAbort(ctx) {
       const vc = vcOf(ctx);
       vc.listener?.cancel();
+      vc.early = cancelEarlyAsr(vc.early);
       releaseIdleCodecs(vc);
     },
 

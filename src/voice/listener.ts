@@ -21,7 +21,12 @@ export interface Utterance {
   speechMs: number;
 }
 
-export type ListenerEvent = { type: "speech_start" } | { type: "utterance"; utterance: Utterance };
+/** `speech_pause` carries the utterance as it will be if the silence lasts (see EnergyVad). */
+export type ListenerEvent =
+  | { type: "speech_start" }
+  | { type: "speech_pause"; audio: Int16Array }
+  | { type: "speech_resume" }
+  | { type: "utterance"; utterance: Utterance };
 
 export interface ListenerConfig {
   silenceMs: number;
@@ -70,11 +75,11 @@ export class Listener {
     }
     const out: ListenerEvent[] = [];
     for (const e of this.vad.push(pcm)) {
-      if (e.type === "speech_start") out.push(e);
-      else {
+      if (e.type === "speech_end") {
         out.push({ type: "utterance", utterance: this.ended(this.fellBack ? "fallback" : "vad", e.audio, e.speechMs) });
         if (this.mode === null) break;
-      }
+      } else if (e.type === "speech_pause") out.push({ type: "speech_pause", audio: e.audio });
+      else out.push(e);
     }
     return out;
   }

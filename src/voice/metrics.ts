@@ -16,7 +16,10 @@ export class TurnMetrics {
   /** End of speech (or the typed message's arrival): the zero of firstFrameMs. */
   readonly endAt: number;
   audioMs: number | null = null;
+  /** Until the recogniser answered, from the end of speech (0 if it already had). */
   asrMs: number | null = null;
+  /** How long before the end of speech recognition started (ASR_EARLY_START), when it did. */
+  asrHeadStartMs: number | null = null;
   llmFirstTokenMs: number | null = null;
   /** Until the first whole sentence: speech waits for it, so it is provider time too. */
   llmFirstSentenceMs: number | null = null;
@@ -42,6 +45,7 @@ export class TurnMetrics {
       trigger: this.trigger,
       audioMs: this.audioMs,
       asrMs: this.asrMs,
+      asrHeadStartMs: this.asrHeadStartMs,
       llmFirstTokenMs: this.llmFirstTokenMs,
       ttsFirstAudioMs: r?.ttsFirstAudioMs ?? null,
       firstFrameMs,

@@ -11,6 +11,7 @@ import { AlertError, type Turn } from "../session/turns.ts";
 import type { ToolSource, TurnTool } from "../tools/tool.ts";
 import { type RoundsOutcome, runRounds } from "./chat-rounds.ts";
 import type { Clock } from "./clock.ts";
+import { cancelEarlyAsr, startEarlyAsr, type EarlyAsr } from "./early-asr.ts";
 import { ChatHistory } from "./history.ts";
 import { Listener, UPLINK_RATE, type Utterance } from "./listener.ts";
 import { TurnMetrics, type TurnTrigger } from "./metrics.ts";
@@ -44,6 +45,8 @@ export interface VoiceConn {
   listener: Listener | null;
   encoder: { rate: number; codec: OpusEncoder } | null;
   active: ActiveTurn | null;
+  /** Recognition of the utterance so far, started in the pause that may end it. */
+  early: EarlyAsr | null;
 }
 
 export interface ActiveTurn {
@@ -59,10 +62,11 @@ export interface ActiveTurn {
 const DOWNLINK_OPUS = { complexity: 5, bitrate: 24_000, application: "audio" } as const;
 
 export function newVoiceConn(): VoiceConn {
-  return { listener: null, encoder: null, active: null };
+  return { listener: null, encoder: null, active: null, early: null };
 }
 
 export function freeVoiceConn(vc: VoiceConn): void {
+  vc.early = cancelEarlyAsr(vc.early);
   vc.listener?.free();
   vc.encoder?.codec.free();
   vc.listener = null;
@@ -127,8 +131,33 @@ function alert(ctx: HandlerCtx, message: string): void {
   ctx.reply({ type: "alert", status: "error", message, emotion: "sad", session_id: ctx.conn.state.sessionId } satisfies AlertOut & { session_id: string });
 }
 
+function asrLanguage(ctx: HandlerCtx): string {
+  return profileOf(ctx.session).language || ctx.session.settings.ASR_LANGUAGE;
+}
+
+/**
+ * Starts recognising the utterance so far in a pause that may end it (early-asr.ts), where
+ * ASR_EARLY_START allows and a recogniser is configured; a newer pause replaces an older one.
+ */
+export function recogniseEarly(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServices, audio: Int16Array): void {
+  vc.early = cancelEarlyAsr(vc.early);
+  const s = ctx.session.settings;
+  if (!s.ASR_EARLY_START) return;
+  const asr = providersFor(s, services.ai).asr;
+  if (!asr.ok) return;
+  const language = asrLanguage(ctx);
+  vc.early = startEarlyAsr(asr.value, audio, { timeoutMs: s.ASR_TIMEOUT_MS, now: services.clock.now(), ...(language ? { language } : {}) });
+}
+
 /** Recognises an utterance the listener captured and hands the text on. */
-export async function speechTurn(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServices, active: ActiveTurn, u: Utterance): Promise<void> {
+export async function speechTurn(
+  ctx: HandlerCtx,
+  vc: VoiceConn,
+  services: VoiceServices,
+  active: ActiveTurn,
+  u: Utterance,
+  early: EarlyAsr | null,
+): Promise<void> {
   const { session, conn } = ctx;
   const s = session.settings;
   const { turn, metrics } = active;
@@ -137,13 +166,24 @@ export async function speechTurn(ctx: HandlerCtx, vc: VoiceConn, services: Voice
   try {
     const asr = providersFor(s, services.ai).asr;
     if (!asr.ok) throw new AlertError(asr.reason);
-    const language = profileOf(session).language || s.ASR_LANGUAGE;
     const t0 = services.clock.now();
-    text = await asr.value.transcribe(u.audio, UPLINK_RATE, {
-      signal: turn.signal,
-      timeoutMs: s.ASR_TIMEOUT_MS,
-      ...(language ? { language } : {}),
-    });
+    if (early) {
+      const cancel = () => early.controller.abort(turn.signal.reason);
+      turn.signal.addEventListener("abort", cancel, { once: true });
+      try {
+        text = await early.result;
+      } finally {
+        turn.signal.removeEventListener("abort", cancel);
+      }
+      metrics.asrHeadStartMs = t0 - early.startedAt;
+    } else {
+      const language = asrLanguage(ctx);
+      text = await asr.value.transcribe(u.audio, UPLINK_RATE, {
+        signal: turn.signal,
+        timeoutMs: s.ASR_TIMEOUT_MS,
+        ...(language ? { language } : {}),
+      });
+    }
     metrics.asrMs = services.clock.now() - t0;
   } catch (err) {
     throw providerAlert(err);

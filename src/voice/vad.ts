@@ -8,7 +8,16 @@ export interface CapturedSpeech {
   speechMs: number;
 }
 
-export type VadEvent = { type: "speech_start" } | ({ type: "speech_end"; reason: "silence" | "max_length" } & CapturedSpeech);
+/**
+ * `speech_pause`: the speaker has been silent for tailMs, so if the silence lasts until the end of
+ * the turn, `audio` is exactly what speech_end will carry (recognition may start now).
+ * `speech_resume`: voice came back after a pause; that audio is no longer the utterance.
+ */
+export type VadEvent =
+  | { type: "speech_start" }
+  | ({ type: "speech_pause" } & CapturedSpeech)
+  | { type: "speech_resume" }
+  | ({ type: "speech_end"; reason: "silence" | "max_length" } & CapturedSpeech);
 
 export interface TurnDetector {
   /** Mono PCM at the configured rate, in chunks of any length. */
@@ -91,6 +100,8 @@ export class EnergyVad implements TurnDetector {
   private lastVoicedEnd = 0;
   /** Pre-roll samples at the head of the utterance. */
   private preLen = 0;
+  /** A speech_pause went out and no voice came since. */
+  private paused = false;
   /** Smoothed level of the voiced sub-frames, dBFS. */
   private level: number | null = null;
 
@@ -169,6 +180,10 @@ export class EnergyVad implements TurnDetector {
     }
 
     if (voiced) {
+      if (this.paused) {
+        this.paused = false;
+        events.push({ type: "speech_resume" });
+      }
       this.voicedSubs++;
       this.quietRun = 0;
       this.lastVoicedEnd = this.utterLen;
@@ -182,9 +197,18 @@ export class EnergyVad implements TurnDetector {
       events.push({ type: "speech_start" });
     }
 
+    const tail = Math.round((c.tailMs * c.sampleRate) / 1000);
+    // Only where silence ends the turn: a turn the device ends (manual) keeps its trailing audio.
+    if (this.state === "speaking" && !this.paused && this.quietRun < this.silenceSubs && Number.isFinite(this.silenceSubs)) {
+      if (this.utterLen >= this.lastVoicedEnd + tail) {
+        this.paused = true;
+        events.push({ type: "speech_pause", audio: this.utter.slice(0, this.lastVoicedEnd + tail), speechMs: this.voicedSubs * SUB_MS });
+      }
+    }
+
     if (this.quietRun >= this.silenceSubs) {
       if (this.state === "speaking") {
-        const end = Math.min(this.utterLen, this.lastVoicedEnd + Math.round((c.tailMs * c.sampleRate) / 1000));
+        const end = Math.min(this.utterLen, this.lastVoicedEnd + tail);
         events.push({ type: "speech_end", reason: "silence", audio: this.utter.slice(0, end), speechMs: this.voicedSubs * SUB_MS });
       }
       this.toIdle();
@@ -232,6 +256,7 @@ export class EnergyVad implements TurnDetector {
 
   private toIdle(): void {
     this.state = "idle";
+    this.paused = false;
     this.votes = 0;
     this.voicedSubs = 0;
     this.quietRun = 0;

@@ -106,10 +106,30 @@ describe("listener", () => {
     const l = new Listener(lib, { silenceMs: 700, fallbackMs: 5000 });
     l.start("auto");
     const events = speech(900, 1200).flatMap((p) => l.audio(p));
-    expect(events.map((e) => e.type)).toEqual(["speech_start", "utterance"]);
+    expect(events.map((e) => e.type)).toEqual(["speech_start", "speech_pause", "utterance"]);
     const u = events.find((e) => e.type === "utterance");
     expect(u?.type === "utterance" && u.utterance.trigger).toBe("vad");
+    // Recognition may start in the pause: the samples it gets are the utterance's, exactly.
+    const pause = events.find((e) => e.type === "speech_pause");
+    expect(pause?.type === "speech_pause" && u?.type === "utterance" && Buffer.from(pause.audio.buffer).equals(Buffer.from(u.utterance.audio.buffer))).toBe(
+      true,
+    );
     expect(l.listening).toBeNull();
+  });
+
+  it("auto mode: voice after a pause resumes the utterance, and its end is another pause", () => {
+    const l = new Listener(lib, { silenceMs: 700, fallbackMs: 5000 });
+    l.start("auto");
+    // 900 ms of voice, a 500 ms pause (longer than the VAD's 300 ms tail, shorter than the 700 ms end), voice again.
+    const pcm = new Int16Array(((300 + 900 + 500 + 900 + 1200) * 16000) / 1000);
+    pcm.set(tone(220, 900, 16000, 6000), 4800);
+    pcm.set(tone(220, 900, 16000, 6000), ((300 + 900 + 500) * 16000) / 1000);
+    const events = packets(pcm).flatMap((p) => l.audio(p));
+    expect(events.map((e) => e.type)).toEqual(["speech_start", "speech_pause", "speech_resume", "speech_pause", "utterance"]);
+    const [first, second] = events.filter((e) => e.type === "speech_pause");
+    const u = events.at(-1);
+    expect(first?.type === "speech_pause" && u?.type === "utterance" && first.audio.length < u.utterance.audio.length).toBe(true);
+    expect(second?.type === "speech_pause" && u?.type === "utterance" && second.audio.length === u.utterance.audio.length).toBe(true);
   });
 
   it("manual mode waits for listen stop; a button that never reports falls back to the VAD", () => {

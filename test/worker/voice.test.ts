@@ -210,9 +210,59 @@ describe("speech turns", () => {
       async () => turnLog(),
       (t) => t !== undefined,
     );
-    expect(turn).toMatchObject({ trigger: "vad", interrupted: false, frames: expect.any(Number), asrMs: expect.any(Number) });
+    expect(turn).toMatchObject({
+      trigger: "vad",
+      interrupted: false,
+      frames: expect.any(Number),
+      asrMs: expect.any(Number),
+      asrHeadStartMs: expect.any(Number),
+    });
     expect(turn.frames).toBeGreaterThan(0);
     expect(turn.firstFrameMs).toBeGreaterThan(0);
+    sock.close();
+  });
+
+  it("auto mode: recognition starts in the pause that may end the turn, and is not asked again at its end", async () => {
+    await voice.asr("recognised early");
+    await llm.answer("Right away.");
+    const { sock } = await connectDevice(uniqueId());
+    const before = (await voice.records()).transcriptions.length;
+    sock.send({ type: "listen", state: "start", mode: "auto" });
+    // Speech and 360 ms of silence: past the VAD's 300 ms tail, short of the 700 ms that ends the turn.
+    sendAudio(sock, utterancePackets(900, 360));
+    const asked = await eventually(
+      async () => (await voice.records()).transcriptions.length,
+      (n) => n === before + 1,
+    );
+    expect(asked).toBe(before + 1);
+    expect(sock.received.filter((m) => m.type === "stt")).toEqual([]);
+    sendAudio(sock, utterancePackets(0, 1000));
+    expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "recognised early" });
+    await sock.next(isStop, 15_000);
+    expect((await voice.records()).transcriptions.length).toBe(before + 1);
+    sock.close();
+  });
+
+  it("auto mode: voice after the pause drops the early recognition; the whole utterance is recognised", async () => {
+    await voice.asr(["the first half", "the whole sentence"]);
+    await llm.answer("Got it.");
+    const { sock } = await connectDevice(uniqueId());
+    const before = (await voice.records()).transcriptions.length;
+    sock.send({ type: "listen", state: "start", mode: "auto" });
+    sendAudio(sock, utterancePackets(900, 360));
+    const asked = await eventually(
+      async () => (await voice.records()).transcriptions.length,
+      (n) => n === before + 1,
+    );
+    expect(asked).toBe(before + 1);
+    // 360 + 300 ms of silence between the two halves: one utterance still.
+    sendAudio(sock, utterancePackets(900, 1200));
+    expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "the whole sentence" });
+    await sock.next(isStop, 15_000);
+    const heard = (await voice.records()).transcriptions.slice(before);
+    expect(heard).toHaveLength(2);
+    expect(heard[1].durationMs).toBeGreaterThan(heard[0].durationMs + 1000);
+    expect(sock.received.filter((m) => m.type === "stt")).toHaveLength(1);
     sock.close();
   });
 

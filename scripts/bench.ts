@@ -52,6 +52,8 @@ const USAGE = `usage: npm run bench -- [options]
                   0 = all at once)
   --asr-ms MS     voice: the fake ASR's fixed latency (default 100)
   --tts-ms MS     voice: the fake TTS's fixed latency before its first audio (default 100)
+  --tool-ms MS    voice-tools: the simulated device's fixed latency before it answers the turn's
+                  tools/call (default 150; the voice options above apply too)
   --only LIST     comma list of scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
   --json          print the JSON report instead of the table
   --verbose       echo wrangler dev's output, with the Worker's own logs, to stderr
@@ -86,6 +88,7 @@ const { values } = parseArgs({
     spread: { type: "string", default: "8000" },
     "asr-ms": { type: "string", default: "100" },
     "tts-ms": { type: "string", default: "100" },
+    "tool-ms": { type: "string", default: "150" },
     only: { type: "string" },
     json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
@@ -136,6 +139,7 @@ const options: BenchOptions = {
   spreadMs: nonNegative("spread", values.spread),
   asrMs: positive("asr-ms", values["asr-ms"]),
   ttsMs: positive("tts-ms", values["tts-ms"]),
+  toolMs: nonNegative("tool-ms", values["tool-ms"]),
 };
 const only = values.only
   ?.split(",")
@@ -334,6 +338,7 @@ try {
     coding: `coding ${o.coders} devices × ${o.linesPerS} lines/s for ${o.codingS} s, LLM ${o.llmMs} ms`,
     recovery: `recovery (${o.recoveryBy}) of ${o.devices} devices, ${o.queued} messages queued`,
     voice: `voice ${o.talkers} talkers × ${o.turns} turns spread over ${o.spreadMs} ms, ASR ${o.asrMs} / LLM ${o.llmMs} / TTS ${o.ttsMs} ms`,
+    "voice-tools": `voice-tools ${o.talkers} talkers × ${o.turns} turns spread over ${o.spreadMs} ms, ASR ${o.asrMs} / LLM 2 × ${o.llmMs} / TTS ${o.ttsMs} ms, device tool ${o.toolMs} ms`,
   };
   const summary =
     `wrangler dev ×${starts} · ${cpus().length} CPUs · machine busy ${machine ? `${machine.busyPct}% (steal ${machine.stealPct}%)` : "?"} · ` +
@@ -363,7 +368,7 @@ try {
       serverVars: {
         PEER_INBOX_MAX,
         perScenario:
-          "finalize adds LLM_BASE_URL (its fake LLM); voice adds ASR_BASE_URL, LLM_BASE_URL, TTS_BASE_URL, TTS_MODEL (its fake providers) and prints the Worker's logs",
+          "finalize adds LLM_BASE_URL (its fake LLM); voice and voice-tools add ASR_BASE_URL, LLM_BASE_URL, TTS_BASE_URL, TTS_MODEL (its fake providers) and print the Worker's logs",
       },
       server: "wrangler dev on a bundled snapshot of bench/wrangler.toml, a fresh one per scenario: clients → dev proxy workerd → worker workerd",
       bundleKiB: Math.round(snap.bytes / 1024),

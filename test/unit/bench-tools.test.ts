@@ -8,7 +8,12 @@ import { configDrift } from "../../scripts/lib/bench/config-drift.ts";
 import { deferred, pollUntil, within } from "../../scripts/lib/bench/devices.ts";
 import { summarize } from "../../scripts/lib/bench/stats.ts";
 import { echoTarget, failureKind } from "../../scripts/lib/bench/targets.ts";
-import { orderOk, planTurns, turnLogs, VAD_SILENCE_MS } from "../../scripts/lib/bench/scenarios/voice.ts";
+import { ASR_HEAD_START_MS, criticalPathMs, orderOk, planTurns, turnLogs, VAD_SILENCE_MS } from "../../scripts/lib/bench/scenarios/voice.ts";
+import { notReady, toolFigures, type ToolCallLog } from "../../scripts/lib/bench/scenarios/voice-tools.ts";
+import { toolRoundAnswer } from "../../scripts/lib/bench/fake-process.ts";
+import type { ChatRequestInfo } from "../../scripts/lib/fake-openai/types.ts";
+import { ToolNames } from "../../src/tools/names.ts";
+import type { TurnTool } from "../../src/tools/tool.ts";
 import { loadOpus } from "../../src/voice/opus.ts";
 import zhMeta from "../fixtures/speech-zh.json";
 import { FIRMWARE_HELLO, type Json } from "../../scripts/lib/device-client.ts";
@@ -127,6 +132,63 @@ describe("voice scenario helpers", () => {
     const logs = turnLogs(output, new Set(["aa"]));
     expect([...logs.keys()]).toEqual(["aa"]);
     expect(logs.get("aa")!.map((l) => l.firstFrameMs)).toEqual([431, 440]);
+  });
+});
+
+describe("voice with a tool round: helpers", () => {
+  it("adds up the providers' fixed time on the critical path: ASR beyond its early start, one LLM first byte per round, TTS", () => {
+    const o = { asrMs: 100, llmMs: 200, ttsMs: 100 };
+    expect(ASR_HEAD_START_MS).toBe(VAD_SILENCE_MS - 300);
+    expect(criticalPathMs(o, 1, 0)).toEqual({ ms: 400, asrMs: 100, text: "ASR 100 + LLM 200 + TTS 100" });
+    expect(criticalPathMs(o, 2, 0)).toMatchObject({ ms: 600, text: "ASR 100 + LLM 2 × 200 + TTS 100" });
+    // Recognition started 400 ms before the end of speech: a 100 ms recogniser is off the path, a 500 ms one half on it.
+    expect(criticalPathMs(o, 2, 400)).toMatchObject({ ms: 500, asrMs: 0 });
+    expect(criticalPathMs({ ...o, asrMs: 500 }, 1, 400)).toMatchObject({ ms: 400, asrMs: 100 });
+    expect(criticalPathMs(o).ms).toBe(criticalPathMs(o, 1, ASR_HEAD_START_MS).ms);
+  });
+
+  it("scripts the fake: a tool call under the name the Worker offers, then the answer after the tool's result", () => {
+    const answer = toolRoundAnswer({ tool: "self.audio_speaker.set_volume", arguments: { volume: 50 } }, "好的。");
+    const req = (messages: ChatRequestInfo["messages"]) => ({ messages, model: "m", body: {}, headers: {}, tools: [], toolChoice: "auto", images: [] });
+    const offered = new ToolNames([{ name: "self.audio_speaker.set_volume" } as TurnTool]).entries()[0]![0];
+    expect(
+      answer(
+        req([
+          { role: "system", content: "s" },
+          { role: "user", content: "把音量调到五十" },
+        ]),
+      ),
+    ).toEqual({
+      tool_calls: [{ name: offered, arguments: { volume: 50 } }],
+    });
+    const after = [
+      { role: "user", content: "把音量调到五十" },
+      { role: "assistant", content: null, tool_calls: [] },
+      { role: "tool", tool_call_id: "call_1", content: "true" },
+    ];
+    expect(answer(req(after))).toBe("好的。");
+    // The next turn starts with a user message again (history keeps only what was spoken).
+    expect(answer(req([...after.slice(0, 1), { role: "assistant", content: "好的。" }, { role: "user", content: "再来一次" }]))).toHaveProperty("tool_calls");
+  });
+
+  it("finds the devices whose MCP setup the Worker has not logged as ready", () => {
+    const output = [
+      JSON.stringify({ level: "info", event: "mcp.ready", deviceId: "aa", tools: 24, pages: 2 }),
+      JSON.stringify({ level: "warn", event: "mcp.setup_failed", deviceId: "bb" }),
+    ].join("\n");
+    expect(notReady(output, ["aa", "bb", "cc"])).toEqual(["bb", "cc"]);
+  });
+
+  it("counts the tool calls and their round trip beyond the device's latency", () => {
+    const call = (ms: number, ok = true): ToolCallLog => ({ name: "self.audio_speaker.set_volume", kind: "device", ms, ok, code: ok ? null : "TIMEOUT" });
+    const side = { received: 3, answered: 3, lateMs: [1, 2, 3] };
+    const t = toolFigures([call(155), call(160), call(20000, false)], side, 3, 2, 3, 150);
+    expect(t.failed).toBe(1);
+    expect(t.beyond).toMatchObject({ n: 2, p50: 5, p99: 10 });
+    const byName = Object.fromEntries(t.figures.map((f) => [f.name, f]));
+    expect(byName["tool calls made (voice.tool; of 3 turns)"]?.checks?.[0]?.pass).toBe(true);
+    expect(byName["tool calls failed (voice.tool ok:false)"]?.checks?.[0]?.pass).toBe(false);
+    expect(byName["turns with exactly one tool round and call (of 3 logged)"]?.ours).toBe(2);
   });
 });
 

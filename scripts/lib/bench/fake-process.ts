@@ -3,6 +3,7 @@ import http from "node:http";
 import { syncBuiltinESMExports } from "node:module";
 import { fileURLToPath } from "node:url";
 import type { FakeOpenAIOptions } from "../../fake-openai.ts";
+import type { ChatRequestInfo, ChatRound } from "../fake-openai/types.ts";
 
 // The fake OpenAI-compatible server in a process of its own, for scenarios whose clients keep the
 // bench's event loop busy (the voice scenario streams audio to and from 50 devices): in the same
@@ -28,10 +29,28 @@ export interface FakeProcess {
   close(): Promise<void>;
 }
 
-type PlainOptions = Omit<FakeOpenAIOptions, "answer" | "asrAnswer" | "visionAnswer" | "routes"> & {
+export type FakeProcessOptions = Omit<FakeOpenAIOptions, "answer" | "asrAnswer" | "visionAnswer" | "routes"> & {
   answer?: string;
   asrAnswer?: string;
+  /** Every turn calls this tool first, then answers `answer` (toolRoundAnswer). */
+  toolRound?: ToolRoundScript;
 };
+
+/** One tool round per turn: the device tool to call (its firmware name) and the arguments. */
+export interface ToolRoundScript {
+  tool: string;
+  arguments: Record<string, unknown>;
+}
+
+/**
+ * The chat answer of turns with one tool round, for many devices at once, so without a queue: a
+ * request whose last message is a tool result gets `text`; any other calls the tool, by the name the
+ * Worker offers it under (src/tools/names.ts: characters outside [A-Za-z0-9_-] become "_").
+ */
+export function toolRoundAnswer(script: ToolRoundScript, text: string): (req: ChatRequestInfo) => ChatRound {
+  const name = script.tool.replace(/[^A-Za-z0-9_-]/g, "_");
+  return (req) => (req.messages.at(-1)?.role === "tool" ? text : { tool_calls: [{ name, arguments: script.arguments }] });
+}
 
 export interface FakeTiming {
   /** Request headers in → body complete, ms. */
@@ -43,7 +62,7 @@ export interface FakeTiming {
 type Timings = Record<ProviderKind, FakeTiming[]>;
 type Reply = { timings: Timings } | { reset: true };
 
-export async function startFakeProcess(opts: PlainOptions): Promise<FakeProcess> {
+export async function startFakeProcess(opts: FakeProcessOptions): Promise<FakeProcess> {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify(opts)], { stdio: ["ignore", "pipe", "pipe", "ipc"] });
   let out = "";
   const url = await new Promise<string>((resolve, reject) => {
@@ -84,7 +103,7 @@ export async function startFakeProcess(opts: PlainOptions): Promise<FakeProcess>
 const PATHS: Record<string, ProviderKind> = { "/v1/audio/transcriptions": "asr", "/v1/chat/completions": "llm", "/v1/audio/speech": "tts" };
 
 async function serve(): Promise<void> {
-  const opts = JSON.parse(process.argv[2] ?? "{}") as PlainOptions;
+  const opts = JSON.parse(process.argv[2] ?? "{}") as FakeProcessOptions;
   let timings: Timings = { asr: [], llm: [], tts: [] };
   // Every server the fake creates gets a first listener that notes when a request arrived and when
   // its answer started (writeHead); the fake's module then binds the patched createServer.
@@ -108,7 +127,8 @@ async function serve(): Promise<void> {
   }) as typeof http.createServer;
   syncBuiltinESMExports();
   const { startFakeOpenAI } = await import("../../fake-openai.ts");
-  const fake = await startFakeOpenAI(opts);
+  const { toolRound, ...plain } = opts;
+  const fake = await startFakeOpenAI(toolRound ? { ...plain, answer: toolRoundAnswer(toolRound, plain.answer ?? "") } : plain);
   process.on("message", (m) => {
     if (m === "reset") {
       timings = { asr: [], llm: [], tts: [] };

@@ -60,6 +60,8 @@ export interface BenchOptions {
   asrMs: number;
   /** voice: fixed latency of the fake TTS (before its first audio), ms. */
   ttsMs: number;
+  /** voice-tools: the simulated device's fixed latency before it answers a `tools/call`, ms. */
+  toolMs: number;
 }
 
 export interface RestartOptions {

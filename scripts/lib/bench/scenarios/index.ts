@@ -10,6 +10,7 @@ import { inboxScenario } from "./inbox.ts";
 import { peerScenario } from "./peer.ts";
 import { recoveryScenario } from "./recovery.ts";
 import { voiceScenario } from "./voice.ts";
+import { voiceToolsScenario } from "./voice-tools.ts";
 
 // Every benchmark scenario, in run order; each starts on a fresh server. `--only a,b` picks by
 // name.
@@ -24,5 +25,6 @@ export const SCENARIOS: Scenario[] = [
   codingScenario,
   recoveryScenario,
   voiceScenario,
+  voiceToolsScenario,
   fleetScenario,
 ];

@@ -6,12 +6,12 @@ import { Listener } from "../../../../src/voice/listener.ts";
 import { demuxOggOpus } from "../../../../src/voice/ogg.ts";
 import { loadOpus, type OpusDecoder, type OpusLib } from "../../../../src/voice/opus.ts";
 import type { DeviceClient, Json } from "../../device-client.ts";
-import { startFakeProcess, type FakeProcess, type FakeTiming, type ProviderKind } from "../fake-process.ts";
+import { startFakeProcess, type FakeProcess, type FakeProcessOptions, type FakeTiming, type ProviderKind } from "../fake-process.ts";
 import { cpuMs, runQueueWaitMs, workerdProcesses, type CpuSample } from "../proc.ts";
 import { deferred, openDevices, round2, within } from "../devices.ts";
 import { sleep, summarize, tally, type Summary } from "../stats.ts";
 import { echoTarget, type Target } from "../targets.ts";
-import type { BenchContext, Figure, Scenario } from "../types.ts";
+import type { BenchContext, BenchOptions, Figure, Scenario, ScenarioResult } from "../types.ts";
 
 // Voice turns (PROTOCOL §4, §5) with many devices talking at once, against fake providers of fixed
 // latency (the fake OpenAI-compatible server: ASR, streamed LLM, streamed 24 kHz PCM TTS, in a
@@ -27,7 +27,8 @@ import type { BenchContext, Figure, Scenario } from "../types.ts";
 // is complete. The client runs the same Listener (src/voice/listener.ts, same decoder, same energy
 // VAD, state carried from turn to turn as the server's is) on the same packets, so it knows which
 // packet that is; its send time is the end of speech, the first binary frame's arrival the first
-// frame. Overhead = that span minus the providers' fixed latencies (ASR + LLM first byte + TTS first
+// frame. Overhead = that span minus the providers' fixed latencies on the critical path
+// (criticalPathMs: the part of ASR's beyond the early start's head start + LLM first byte + TTS first
 // audio). The Worker's own `voice.turn` log line (read from wrangler's output) splits it further.
 //
 // Bare comparison (bench/worker.ts, `?voice=1`): the same devices, packets and schedule; the bare
@@ -63,7 +64,7 @@ interface BareReply {
   frames: number[];
 }
 
-interface TurnRecord {
+export interface TurnRecord {
   device: string;
   turn: number;
   ok: boolean;
@@ -92,6 +93,11 @@ export interface VoiceTurnLog {
   firstFrameMs: number | null;
   serverOverheadMs: number | null;
   frames: number;
+  /** PROTOCOL §13: LLM rounds that ended in tool calls, the calls, those that failed, their time. */
+  toolRounds?: number;
+  toolCalls?: number;
+  toolErrors?: number;
+  toolMs?: number;
 }
 
 interface PhaseResult {
@@ -260,12 +266,21 @@ async function talker(
   return out;
 }
 
-async function phase(ctx: BenchContext, target: Target, lib: OpusLib, plan: Plan, bare: BareReply | null, fake: FakeProcess): Promise<PhaseResult> {
+async function phase(
+  ctx: BenchContext,
+  target: Target,
+  lib: OpusLib,
+  plan: Plan,
+  bare: BareReply | null,
+  fake: FakeProcess,
+  prepare?: VoiceVariant["prepare"],
+): Promise<PhaseResult> {
   const { talkers, turns, spreadMs } = ctx.options;
   // One device, one turn, not counted: the isolate's first turn loads libopus and the provider clients.
   const warmFleet = await openDevices(ctx, target, ctx.ids(`vwarm-${target.name[0]}`, 1));
   let warmup: TurnRecord | null = null;
   try {
+    await prepare?.(ctx, warmFleet.clients, "warmup");
     warmup = (await talker(warmFleet.clients[0]!, lib, plan, 1, performance.now(), bare, ctx.stopped))[0] ?? null;
   } finally {
     await warmFleet.closeAll();
@@ -286,6 +301,12 @@ async function phase(ctx: BenchContext, target: Target, lib: OpusLib, plan: Plan
       warmup,
       connectFailures: (err as Error).message,
     };
+  }
+  try {
+    await prepare?.(ctx, fleet.clients, "talkers");
+  } catch (err) {
+    await fleet.closeAll();
+    throw err;
   }
   ctx.log(`voice: ${target.name}: ${talkers} devices talking, ${turns} turns each`);
   const loop = monitorEventLoopDelay({ resolution: 5 });
@@ -321,24 +342,30 @@ async function phase(ctx: BenchContext, target: Target, lib: OpusLib, plan: Plan
   };
 }
 
-/** The `voice.turn` lines the Worker logged for these devices, in order per device. */
-export function turnLogs(output: string, ids: Set<string>): Map<string, VoiceTurnLog[]> {
-  const out = new Map<string, VoiceTurnLog[]>();
+/** The Worker's log lines of one `event` for these devices (from wrangler's output), in order per device. */
+export function workerEvents(output: string, event: string, ids: Set<string>): Map<string, Json[]> {
+  const out = new Map<string, Json[]>();
+  const marker = `"${event}"`;
   for (const line of output.split("\n")) {
     const at = line.indexOf('{"level"');
-    if (at < 0 || !line.includes('"voice.turn"')) continue;
+    if (at < 0 || !line.includes(marker)) continue;
     let rec: Json;
     try {
       rec = JSON.parse(line.slice(at)) as Json;
     } catch {
       continue;
     }
-    if (rec.event !== "voice.turn" || typeof rec.deviceId !== "string" || !ids.has(rec.deviceId)) continue;
+    if (rec.event !== event || typeof rec.deviceId !== "string" || !ids.has(rec.deviceId)) continue;
     const list = out.get(rec.deviceId) ?? [];
-    list.push(rec as unknown as VoiceTurnLog);
+    list.push(rec);
     out.set(rec.deviceId, list);
   }
   return out;
+}
+
+/** The `voice.turn` lines the Worker logged for these devices, in order per device. */
+export function turnLogs(output: string, ids: Set<string>): Map<string, VoiceTurnLog[]> {
+  return workerEvents(output, "voice.turn", ids) as unknown as Map<string, VoiceTurnLog[]>;
 }
 
 /** The reply ours gave most often (sentences and frames per sentence), for the bare object. */
@@ -353,242 +380,336 @@ const audioS = (turns: TurnRecord[]) => ({
   outS: round2(turns.reduce((a, t) => a + t.frames, 0) * (FRAME_MS / 1000)),
 });
 
+/** A fixed time on a turn's critical path, with how it adds up (for the notes and row names). */
+export interface FixedTime {
+  ms: number;
+  text: string;
+}
+
+/**
+ * ASR_EARLY_START (set on for this scenario's server): recognition starts once the speaker has been
+ * silent for the VAD's 300 ms tail, VAD_SILENCE_MS − 300 ms before the turn ends
+ * (src/voice/early-asr.ts), so that much of the recogniser's latency is off the critical path.
+ */
+export const ASR_HEAD_START_MS = VAD_SILENCE_MS - 300;
+
+/**
+ * The providers' fixed time on a turn's critical path, end of speech → first frame: what the
+ * overhead figures subtract. The one place that says which provider waits the device's answer
+ * waits for: the part of ASR's latency beyond its head start, each of `llmRounds` LLM rounds to its
+ * first byte (a round that ends in tool calls, then the one that speaks), TTS to its first audio.
+ * `asrMs`: ASR's share.
+ */
+export function criticalPathMs(
+  o: Pick<BenchOptions, "asrMs" | "llmMs" | "ttsMs">,
+  llmRounds = 1,
+  asrHeadStartMs = ASR_HEAD_START_MS,
+): FixedTime & { asrMs: number } {
+  const asr = Math.max(0, o.asrMs - asrHeadStartMs);
+  const asrText = asrHeadStartMs > 0 ? `ASR ${asr} (${o.asrMs}, sent ${asrHeadStartMs} ms before the end of speech)` : `ASR ${asr}`;
+  const llm = llmRounds === 1 ? `LLM ${o.llmMs}` : `LLM ${llmRounds} × ${o.llmMs}`;
+  return { ms: asr + llmRounds * o.llmMs + o.ttsMs, asrMs: asr, text: `${asrText} + ${llm} + TTS ${o.ttsMs}` };
+}
+
+/** What a variant of the voice scenario (voice-tools.ts) changes; the plain scenario is PLAIN. */
+export interface VoiceVariant {
+  /** LLM rounds before the first spoken word: 1 for a plain answer, 2 for a tool round and then the answer. */
+  llmRounds: number;
+  /** Fixed time on the critical path that is no provider's (the device's tool latency), or null. */
+  extra: FixedTime | null;
+  /** What the overhead rows subtract, in their names ("providers"). */
+  minus: string;
+  /** More options for the fake providers' process (its tool round). */
+  fake?: Partial<FakeProcessOptions>;
+  /** Ours only: after the devices connected (the warm-up device, then the talkers), before anyone talks. */
+  prepare?(ctx: BenchContext, clients: DeviceClient[], phase: "warmup" | "talkers"): Promise<void>;
+  /** The variant's own figures (placed after the raw rows), details and notes. */
+  report?(ctx: BenchContext, run: VariantRun): { figures: Figure[]; details: Record<string, unknown>; notes: string[] };
+}
+
+/** What a variant's report sees of our phase. */
+export interface VariantRun {
+  /** wrangler's output after our phase (the Worker's log lines). */
+  output: string;
+  /** The talking devices (not the warm-up one). */
+  ids: Set<string>;
+  turns: TurnRecord[];
+  /** Turns matched with their `voice.turn` line. */
+  logged: { rec: TurnRecord; log: VoiceTurnLog }[];
+}
+
+const PLAIN: VoiceVariant = { llmRounds: 1, extra: null, minus: "providers" };
+
 export const voiceScenario: Scenario = {
   name: "voice",
   title: "voice turns of many devices at once: overhead beyond the providers, CPU per second of audio",
   // Its server needs the fake providers' URL, which only exists once the scenario runs.
   ownServer: true,
-  async run(ctx) {
-    const { talkers, turns, asrMs, llmMs, ttsMs } = ctx.options;
-    const providerMs = asrMs + llmMs + ttsMs;
-    const notes: string[] = [];
-    const lib = loadOpus(new WebAssembly.Module(readFileSync(join(ROOT, "node_modules/@evan/opus/wasm/opus.wasm"))));
-    const plan = planTurns(lib, turns);
-    let fake: FakeProcess | undefined;
-    let ours: PhaseResult;
-    let echo: PhaseResult | null = null;
-    let logs = new Map<string, VoiceTurnLog[]>();
-    let bare: BareReply | null = null;
-    try {
-      fake = await startFakeProcess({ answer: ANSWER, asrAnswer: FIXTURE_TEXT, latency: { asr: asrMs, llm: llmMs, tts: ttsMs } });
-      await ctx.restart(
-        { ASR_BASE_URL: fake.url, LLM_BASE_URL: fake.url, TTS_BASE_URL: fake.url, TTS_MODEL: "tts-1", VAD_SILENCE_MS: String(VAD_SILENCE_MS) },
-        { workerLogs: true },
-      );
-      ctx.log(
-        `voice: ${talkers} talkers × ${turns} turns; providers fixed at ASR ${asrMs} + LLM ${llmMs} + TTS ${ttsMs} ms; end of speech on packet ${plan.endIndex.join("/")} of the fixture`,
-      );
-      ours = await phase(ctx, ctx.ours, lib, plan, null, fake);
-      // Give wrangler a moment to print the last turns' log lines.
-      await sleep(500);
-      logs = turnLogs(ctx.server.output(), new Set(ours.turns.map((t) => t.device)));
-      ctx.log(`voice: ours: ${ours.turns.filter((t) => t.ok).length} of ${ours.turns.length} turns completed`);
-      bare = commonReply(ours.turns);
-      // After ours (whose sentences it needs), on the idle server: the speech cache is warm for both.
-      if (bare && !ctx.stopped())
-        echo = await phase(
-          ctx,
-          echoTarget(() => ctx.server.url, { voice: true }),
-          lib,
-          plan,
-          bare,
-          fake,
-        );
-      else if (!bare) notes.push("no bare comparison: no turn of ours completed, so there is no reply to match");
-    } finally {
-      await fake?.close();
-    }
-
-    // Client-side turns matched with the Worker's log lines (the k-th line of a device is its k-th turn).
-    const logged: { rec: TurnRecord; log: VoiceTurnLog }[] = [];
-    let unmatched = 0;
-    const byDevice = new Map<string, TurnRecord[]>();
-    for (const t of ours.turns) byDevice.set(t.device, [...(byDevice.get(t.device) ?? []), t]);
-    for (const [device, recs] of byDevice) {
-      const lines = logs.get(device) ?? [];
-      if (lines.length !== recs.length) {
-        unmatched += recs.length;
-        continue;
-      }
-      for (const [i, rec] of recs.entries()) logged.push({ rec, log: lines[i]! });
-    }
-    if (unmatched) notes.push(`${unmatched} turns without a matching voice.turn log line (wrangler output lost or cut): not in the Worker's breakdown`);
-    const vadMismatch = logged.filter(({ rec, log }) => log.audioMs !== rec.packetsDecoded * FRAME_MS).length;
-    if (vadMismatch) notes.push(`${vadMismatch} turns where the server's VAD ended on another packet than the client predicted: their end of speech is off`);
-
-    const okOurs = ours.turns.filter((t) => t.ok);
-    const okEcho = echo?.turns.filter((t) => t.ok) ?? [];
-    const raw = {
-      ours: summarize(okOurs.flatMap((t) => (t.rawMs === null ? [] : [t.rawMs]))),
-      echo: summarize(okEcho.flatMap((t) => (t.rawMs === null ? [] : [t.rawMs]))),
-    };
-    const over = summarize(okOurs.flatMap((t) => (t.rawMs === null ? [] : [t.rawMs - providerMs])));
-    const okLogged = logged.filter((l) => l.rec.ok);
-    const field = (k: keyof VoiceTurnLog) => summarize(okLogged.flatMap(({ log }) => (typeof log[k] === "number" ? [log[k] as number] : [])));
-    const serverOver = field("serverOverheadMs");
-    const serverFirst = field("firstFrameMs");
-    const [asr, llmFirst, ttsFirst] = [field("asrMs"), field("llmFirstTokenMs"), field("ttsFirstAudioMs")];
-    const beyond = (s: Summary | null, fixed: number) => (s ? round2(s.p50 - fixed) : null);
-    const fk = (k: ProviderKind, f: keyof FakeTiming) => summarize(ours.fakeTimings[k].map((t) => t[f]));
-    const fakeOwn = { asr: fk("asr", "ownMs"), asrUpload: fk("asr", "uploadMs"), llm: fk("llm", "ownMs"), tts: fk("tts", "ownMs") };
-    // What the client sees beyond the Worker's own span: the uplink packet and the first frame through
-    // the dev proxy, and the client's own timers.
-    const transport = summarize(okLogged.flatMap(({ rec, log }) => (rec.rawMs !== null && log.firstFrameMs !== null ? [rec.rawMs - log.firstFrameMs] : [])));
-    // The log has no first-sentence time, but serverOverheadMs subtracts it: when the overhead is
-    // above 0 (not clamped), first sentence = firstFrame − overhead − ASR − TTS first audio.
-    const sentenceGap = summarize(
-      okLogged.flatMap(({ log: l }) =>
-        l.serverOverheadMs && l.firstFrameMs !== null && l.asrMs !== null && l.ttsFirstAudioMs !== null && l.llmFirstTokenMs !== null
-          ? [l.firstFrameMs - l.serverOverheadMs - l.asrMs - l.ttsFirstAudioMs - l.llmFirstTokenMs]
-          : [],
-      ),
-    );
-
-    const failures = (p: PhaseResult | null) => (p ? tally(p.turns.filter((t) => !t.ok).map((t) => (t.failure ?? "?").slice(0, 100))) : {});
-    const failedOurs = ours.turns.length - okOurs.length;
-    const failedEcho = echo ? echo.turns.length - okEcho.length : null;
-    if (failedOurs) notes.push(`ours: failed turns ${JSON.stringify(failures(ours))}`);
-    if (failedEcho) notes.push(`bare: failed turns ${JSON.stringify(failures(echo))}`);
-    if (ours.connectFailures) notes.push(`ours: ${ours.connectFailures}`);
-    if (echo?.connectFailures) notes.push(`bare: ${echo.connectFailures}`);
-    const expected = talkers * turns;
-    const audio = { ours: audioS(ours.turns), echo: echo ? audioS(echo.turns) : null };
-    const perAudioS = (p: PhaseResult | null, a: { inS: number; outS: number } | null, k: "workerMs" | "proxyMs") =>
-      p?.cpu && a && a.inS + a.outS > 0 ? round2(p.cpu[k] / (a.inS + a.outS)) : null;
-    const share = (ms: number | undefined, p: PhaseResult | null) => (ms !== undefined && p && p.wallMs > 0 ? Math.round((ms / p.wallMs) * 1000) / 10 : null);
-    const coreShare = (p: PhaseResult | null) => share(p?.cpu?.workerMs, p);
-    const extraPackets = ours.turns.reduce((a, t) => a + t.packetsSent - t.packetsDecoded, 0);
-    notes.push(
-      `overhead = end of speech → first frame minus the providers' fixed ${providerMs} ms (ASR ${asrMs} + LLM ${llmMs} + TTS ${ttsMs}); bare end → first frame is a floor with no providers`,
-    );
-    if (extraPackets) notes.push(`ours also received ${extraPackets} packets sent after the end of speech, before tts start (not decoded; not in audio in)`);
-    const loopWorst = Math.max(ours.loopDelayP99Ms, echo?.loopDelayP99Ms ?? 0);
-    if (loopWorst > 10) notes.push(`the bench process's event loop was late by up to ${loopWorst} ms (p99): client timestamps carry that much noise`);
-    if (!echo?.cpu) notes.push("no bare CPU figures");
-
-    const ms = (s: Summary | null, k: "p50" | "p99") => s?.[k] ?? null;
-    const n = okOurs.length;
-    const figures: Figure[] = [
-      {
-        name: `end of speech → first frame minus providers, p50 (${n} turns, ${talkers} talking)`,
-        unit: "ms",
-        ours: ms(over, "p50"),
-        echo: ms(raw.echo, "p50"),
-        checks: [{ text: "< 30 ms", pass: over !== null && over.p50 < 30 }],
-      },
-      {
-        name: "end of speech → first frame minus providers, p99",
-        unit: "ms",
-        ours: ms(over, "p99"),
-        echo: ms(raw.echo, "p99"),
-        checks: [{ text: "< 80 ms", pass: over !== null && over.p99 < 80 }],
-      },
-      { name: "end of speech → first frame raw p50", unit: "ms", ours: ms(raw.ours, "p50"), echo: ms(raw.echo, "p50") },
-      { name: "end of speech → first frame raw p99", unit: "ms", ours: ms(raw.ours, "p99"), echo: ms(raw.echo, "p99") },
-      { name: "Worker's serverOverheadMs p50 (voice.turn)", unit: "ms", ours: ms(serverOver, "p50"), echo: null },
-      { name: "Worker's serverOverheadMs p99", unit: "ms", ours: ms(serverOver, "p99"), echo: null },
-      { name: "Worker's firstFrameMs p50", unit: "ms", ours: ms(serverFirst, "p50"), echo: null },
-      { name: `ASR beyond its fixed ${asrMs} ms, as the Worker saw it, p50`, unit: "ms", ours: beyond(asr, asrMs), echo: null },
-      { name: "  of which the WAV's upload to the fake, p50", unit: "ms", ours: ms(fakeOwn.asrUpload, "p50"), echo: null },
-      { name: "  of which in the fake (body in → answer out), p50", unit: "ms", ours: ms(fakeOwn.asr, "p50"), echo: null },
-      { name: `LLM first token beyond its fixed ${llmMs} ms, as the Worker saw it, p50`, unit: "ms", ours: beyond(llmFirst, llmMs), echo: null },
-      { name: "  of which in the fake, p50", unit: "ms", ours: ms(fakeOwn.llm, "p50"), echo: null },
-      { name: "LLM first token → first whole sentence, p50", unit: "ms", ours: ms(sentenceGap, "p50"), echo: null },
-      { name: `TTS first audio beyond its fixed ${ttsMs} ms, as the Worker saw it, p50`, unit: "ms", ours: beyond(ttsFirst, ttsMs), echo: null },
-      { name: "  of which in the fake, p50", unit: "ms", ours: ms(fakeOwn.tts, "p50"), echo: null },
-      { name: "client-seen minus Worker's firstFrameMs p50 (proxy, client)", unit: "ms", ours: ms(transport, "p50"), echo: null },
-      {
-        name: `turns completed (of ${expected})`,
-        unit: "count",
-        ours: okOurs.length,
-        echo: echo ? okEcho.length : null,
-        checks: [{ text: `${expected}`, pass: okOurs.length === expected }],
-      },
-      { name: "turns failed", unit: "count", ours: failedOurs, echo: failedEcho, checks: [{ text: "0", pass: failedOurs === 0 }] },
-      {
-        name: "reply frames received",
-        unit: "count",
-        ours: ours.turns.reduce((a, t) => a + t.frames, 0),
-        echo: echo ? echo.turns.reduce((a, t) => a + t.frames, 0) : null,
-      },
-      {
-        name: "frames not decoding to 60 ms at 24 kHz",
-        unit: "count",
-        ours: ours.turns.reduce((a, t) => a + t.badFrames, 0),
-        echo: echo ? echo.turns.reduce((a, t) => a + t.badFrames, 0) : null,
-        checks: [{ text: "0", pass: ours.turns.every((t) => t.badFrames === 0) }],
-      },
-      { name: "audio in (uplink decoded)", unit: "s", ours: audio.ours.inS, echo: audio.echo?.inS ?? null },
-      { name: "audio out (downlink frames)", unit: "s", ours: audio.ours.outS, echo: audio.echo?.outS ?? null },
-      {
-        name: "worker workerd CPU per second of audio (in + out)",
-        unit: "ms",
-        ours: perAudioS(ours, audio.ours, "workerMs"),
-        echo: perAudioS(echo, audio.echo, "workerMs"),
-      },
-      {
-        name: "dev proxy workerd CPU per second of audio",
-        unit: "ms",
-        ours: perAudioS(ours, audio.ours, "proxyMs"),
-        echo: perAudioS(echo, audio.echo, "proxyMs"),
-      },
-      { name: "worker workerd CPU while talking, share of one core", unit: "%", ours: coreShare(ours), echo: coreShare(echo) },
-      {
-        name: "bench clients' process CPU, share of one core",
-        unit: "%",
-        ours: share(ours.clientCpuMs, ours),
-        echo: share(echo?.clientCpuMs, echo),
-      },
-      { name: "fake providers' process CPU, share of one core", unit: "%", ours: share(ours.fakeCpuMs ?? undefined, ours), echo: null },
-      {
-        name: "worker workerd waiting for a CPU (machine busy), share of wall time",
-        unit: "%",
-        ours: share(ours.workerWaitMs ?? undefined, ours),
-        echo: share(echo?.workerWaitMs ?? undefined, echo),
-      },
-    ];
-    const strip = (p: PhaseResult | null) => (p ? { ...p, turns: p.turns.slice(0, 5), failures: failures(p) } : null);
-    // Every turn of ours in one line each: client raw span beside the Worker's own fields.
-    const perTurn = logged.map(({ rec, log }) => ({
-      device: rec.device,
-      turn: rec.turn,
-      ok: rec.ok,
-      rawMs: rec.rawMs,
-      audioMs: log.audioMs,
-      asrMs: log.asrMs,
-      llmFirstTokenMs: log.llmFirstTokenMs,
-      ttsFirstAudioMs: log.ttsFirstAudioMs,
-      firstFrameMs: log.firstFrameMs,
-      serverOverheadMs: log.serverOverheadMs,
-    }));
-    return {
-      figures,
-      details: {
-        talkers,
-        turns,
-        providers: { asrMs, llmMs, ttsMs, answer: ANSWER, asrAnswer: FIXTURE_TEXT },
-        vadSilenceMs: VAD_SILENCE_MS,
-        endOfSpeechPacket: plan.endIndex,
-        spreadMs: ctx.options.spreadMs,
-        bareReply: bare,
-        overheadMs: over,
-        fakeOwnMs: fakeOwn,
-        rawMs: raw,
-        worker: {
-          llmFirstTokenToSentenceMs: sentenceGap,
-          serverOverheadMs: serverOver,
-          firstFrameMs: serverFirst,
-          asrMs: asr,
-          llmFirstTokenMs: llmFirst,
-          ttsFirstAudioMs: ttsFirst,
-          transportMs: transport,
-        },
-        audio,
-        ours: strip(ours),
-        echo: strip(echo),
-        perTurn,
-      },
-      notes,
-    };
-  },
+  run: (ctx) => runVoice(ctx, PLAIN),
 };
+
+/** The voice scenario, plain or a variant of it. */
+export async function runVoice(ctx: BenchContext, variant: VoiceVariant): Promise<ScenarioResult> {
+  const { talkers, turns, asrMs, llmMs, ttsMs } = ctx.options;
+  const path = criticalPathMs(ctx.options, variant.llmRounds);
+  const extraMs = variant.extra?.ms ?? 0;
+  const fixedMs = path.ms + extraMs;
+  const fixedText = `${path.text}${variant.extra ? ` + ${variant.extra.text}` : ""}`;
+  // The first LLM request → its first spoken token, when there are tool rounds or a device's wait in between.
+  const llmSpan: FixedTime =
+    variant.llmRounds === 1 && !variant.extra
+      ? { ms: llmMs, text: `${llmMs} ms` }
+      : {
+          ms: variant.llmRounds * llmMs + extraMs,
+          text: `${variant.llmRounds * llmMs + extraMs} ms (${variant.llmRounds} rounds${variant.extra ? ` + ${variant.extra.text}` : ""})`,
+        };
+  const notes: string[] = [];
+  const lib = loadOpus(new WebAssembly.Module(readFileSync(join(ROOT, "node_modules/@evan/opus/wasm/opus.wasm"))));
+  const plan = planTurns(lib, turns);
+  let fake: FakeProcess | undefined;
+  let ours: PhaseResult;
+  let echo: PhaseResult | null = null;
+  let logs = new Map<string, VoiceTurnLog[]>();
+  let output = "";
+  let bare: BareReply | null = null;
+  try {
+    fake = await startFakeProcess({ answer: ANSWER, asrAnswer: FIXTURE_TEXT, latency: { asr: asrMs, llm: llmMs, tts: ttsMs }, ...variant.fake });
+    await ctx.restart(
+      {
+        ASR_BASE_URL: fake.url,
+        LLM_BASE_URL: fake.url,
+        TTS_BASE_URL: fake.url,
+        TTS_MODEL: "tts-1",
+        VAD_SILENCE_MS: String(VAD_SILENCE_MS),
+        // As criticalPathMs counts ASR.
+        ASR_EARLY_START: "true",
+      },
+      { workerLogs: true },
+    );
+    ctx.log(
+      `voice: ${talkers} talkers × ${turns} turns; fixed on the critical path ${fixedText} ms; end of speech on packet ${plan.endIndex.join("/")} of the fixture`,
+    );
+    ours = await phase(ctx, ctx.ours, lib, plan, null, fake, variant.prepare);
+    // Give wrangler a moment to print the last turns' log lines.
+    await sleep(500);
+    output = ctx.server.output();
+    logs = turnLogs(output, new Set(ours.turns.map((t) => t.device)));
+    ctx.log(`voice: ours: ${ours.turns.filter((t) => t.ok).length} of ${ours.turns.length} turns completed`);
+    bare = commonReply(ours.turns);
+    // After ours (whose sentences it needs), on the idle server: the speech cache is warm for both.
+    if (bare && !ctx.stopped())
+      echo = await phase(
+        ctx,
+        echoTarget(() => ctx.server.url, { voice: true }),
+        lib,
+        plan,
+        bare,
+        fake,
+      );
+    else if (!bare) notes.push("no bare comparison: no turn of ours completed, so there is no reply to match");
+  } finally {
+    await fake?.close();
+  }
+
+  // Client-side turns matched with the Worker's log lines (the k-th line of a device is its k-th turn).
+  const logged: { rec: TurnRecord; log: VoiceTurnLog }[] = [];
+  let unmatched = 0;
+  const byDevice = new Map<string, TurnRecord[]>();
+  for (const t of ours.turns) byDevice.set(t.device, [...(byDevice.get(t.device) ?? []), t]);
+  for (const [device, recs] of byDevice) {
+    const lines = logs.get(device) ?? [];
+    if (lines.length !== recs.length) {
+      unmatched += recs.length;
+      continue;
+    }
+    for (const [i, rec] of recs.entries()) logged.push({ rec, log: lines[i]! });
+  }
+  if (unmatched) notes.push(`${unmatched} turns without a matching voice.turn log line (wrangler output lost or cut): not in the Worker's breakdown`);
+  const vadMismatch = logged.filter(({ rec, log }) => log.audioMs !== rec.packetsDecoded * FRAME_MS).length;
+  if (vadMismatch) notes.push(`${vadMismatch} turns where the server's VAD ended on another packet than the client predicted: their end of speech is off`);
+
+  const okOurs = ours.turns.filter((t) => t.ok);
+  const okEcho = echo?.turns.filter((t) => t.ok) ?? [];
+  const raw = {
+    ours: summarize(okOurs.flatMap((t) => (t.rawMs === null ? [] : [t.rawMs]))),
+    echo: summarize(okEcho.flatMap((t) => (t.rawMs === null ? [] : [t.rawMs]))),
+  };
+  const over = summarize(okOurs.flatMap((t) => (t.rawMs === null ? [] : [t.rawMs - fixedMs])));
+  const okLogged = logged.filter((l) => l.rec.ok);
+  const field = (k: keyof VoiceTurnLog) => summarize(okLogged.flatMap(({ log }) => (typeof log[k] === "number" ? [log[k] as number] : [])));
+  const serverOver = field("serverOverheadMs");
+  const serverFirst = field("firstFrameMs");
+  const [asr, llmFirst, ttsFirst] = [field("asrMs"), field("llmFirstTokenMs"), field("ttsFirstAudioMs")];
+  const beyond = (s: Summary | null, fixed: number) => (s ? round2(s.p50 - fixed) : null);
+  const fk = (k: ProviderKind, f: keyof FakeTiming) => summarize(ours.fakeTimings[k].map((t) => t[f]));
+  const fakeOwn = { asr: fk("asr", "ownMs"), asrUpload: fk("asr", "uploadMs"), llm: fk("llm", "ownMs"), tts: fk("tts", "ownMs") };
+  // What the client sees beyond the Worker's own span: the uplink packet and the first frame through
+  // the dev proxy, and the client's own timers.
+  const transport = summarize(okLogged.flatMap(({ rec, log }) => (rec.rawMs !== null && log.firstFrameMs !== null ? [rec.rawMs - log.firstFrameMs] : [])));
+  // The log has no first-sentence time, but serverOverheadMs subtracts it: when the overhead is
+  // above 0 (not clamped), first sentence = firstFrame − overhead − ASR − TTS first audio.
+  const sentenceGap = summarize(
+    okLogged.flatMap(({ log: l }) =>
+      l.serverOverheadMs && l.firstFrameMs !== null && l.asrMs !== null && l.ttsFirstAudioMs !== null && l.llmFirstTokenMs !== null
+        ? [l.firstFrameMs - l.serverOverheadMs - l.asrMs - l.ttsFirstAudioMs - l.llmFirstTokenMs]
+        : [],
+    ),
+  );
+
+  const failures = (p: PhaseResult | null) => (p ? tally(p.turns.filter((t) => !t.ok).map((t) => (t.failure ?? "?").slice(0, 100))) : {});
+  const failedOurs = ours.turns.length - okOurs.length;
+  const failedEcho = echo ? echo.turns.length - okEcho.length : null;
+  if (failedOurs) notes.push(`ours: failed turns ${JSON.stringify(failures(ours))}`);
+  if (failedEcho) notes.push(`bare: failed turns ${JSON.stringify(failures(echo))}`);
+  if (ours.connectFailures) notes.push(`ours: ${ours.connectFailures}`);
+  if (echo?.connectFailures) notes.push(`bare: ${echo.connectFailures}`);
+  const expected = talkers * turns;
+  const audio = { ours: audioS(ours.turns), echo: echo ? audioS(echo.turns) : null };
+  const perAudioS = (p: PhaseResult | null, a: { inS: number; outS: number } | null, k: "workerMs" | "proxyMs") =>
+    p?.cpu && a && a.inS + a.outS > 0 ? round2(p.cpu[k] / (a.inS + a.outS)) : null;
+  const share = (ms: number | undefined, p: PhaseResult | null) => (ms !== undefined && p && p.wallMs > 0 ? Math.round((ms / p.wallMs) * 1000) / 10 : null);
+  const coreShare = (p: PhaseResult | null) => share(p?.cpu?.workerMs, p);
+  const extraPackets = ours.turns.reduce((a, t) => a + t.packetsSent - t.packetsDecoded, 0);
+  notes.push(
+    `overhead = end of speech → first frame minus the ${fixedMs} ms fixed on the critical path (${fixedText}); bare end → first frame is a floor with no providers`,
+  );
+  if (extraPackets) notes.push(`ours also received ${extraPackets} packets sent after the end of speech, before tts start (not decoded; not in audio in)`);
+  const loopWorst = Math.max(ours.loopDelayP99Ms, echo?.loopDelayP99Ms ?? 0);
+  if (loopWorst > 10) notes.push(`the bench process's event loop was late by up to ${loopWorst} ms (p99): client timestamps carry that much noise`);
+  if (!echo?.cpu) notes.push("no bare CPU figures");
+
+  const ms = (s: Summary | null, k: "p50" | "p99") => s?.[k] ?? null;
+  const own = variant.report?.(ctx, { output, ids: new Set(ours.turns.map((t) => t.device)), turns: ours.turns, logged }) ?? {
+    figures: [],
+    details: {},
+    notes: [],
+  };
+  const n = okOurs.length;
+  const figures: Figure[] = [
+    {
+      name: `end of speech → first frame minus ${variant.minus}, p50 (${n} turns, ${talkers} talking)`,
+      unit: "ms",
+      ours: ms(over, "p50"),
+      echo: ms(raw.echo, "p50"),
+      checks: [{ text: "< 30 ms", pass: over !== null && over.p50 < 30 }],
+    },
+    {
+      name: `end of speech → first frame minus ${variant.minus}, p99`,
+      unit: "ms",
+      ours: ms(over, "p99"),
+      echo: ms(raw.echo, "p99"),
+      checks: [{ text: "< 80 ms", pass: over !== null && over.p99 < 80 }],
+    },
+    { name: "end of speech → first frame raw p50", unit: "ms", ours: ms(raw.ours, "p50"), echo: ms(raw.echo, "p50") },
+    { name: "end of speech → first frame raw p99", unit: "ms", ours: ms(raw.ours, "p99"), echo: ms(raw.echo, "p99") },
+    ...own.figures,
+    { name: "Worker's serverOverheadMs p50 (voice.turn)", unit: "ms", ours: ms(serverOver, "p50"), echo: null },
+    { name: "Worker's serverOverheadMs p99", unit: "ms", ours: ms(serverOver, "p99"), echo: null },
+    { name: "Worker's firstFrameMs p50", unit: "ms", ours: ms(serverFirst, "p50"), echo: null },
+    { name: `ASR beyond its ${path.asrMs} ms on the critical path, as the Worker saw it, p50`, unit: "ms", ours: beyond(asr, path.asrMs), echo: null },
+    { name: "  of which the WAV's upload to the fake, p50", unit: "ms", ours: ms(fakeOwn.asrUpload, "p50"), echo: null },
+    { name: "  of which in the fake (body in → answer out), p50", unit: "ms", ours: ms(fakeOwn.asr, "p50"), echo: null },
+    { name: `LLM first token beyond its fixed ${llmSpan.text}, as the Worker saw it, p50`, unit: "ms", ours: beyond(llmFirst, llmSpan.ms), echo: null },
+    { name: "  of which in the fake, p50", unit: "ms", ours: ms(fakeOwn.llm, "p50"), echo: null },
+    { name: "LLM first token → first whole sentence, p50", unit: "ms", ours: ms(sentenceGap, "p50"), echo: null },
+    { name: `TTS first audio beyond its fixed ${ttsMs} ms, as the Worker saw it, p50`, unit: "ms", ours: beyond(ttsFirst, ttsMs), echo: null },
+    { name: "  of which in the fake, p50", unit: "ms", ours: ms(fakeOwn.tts, "p50"), echo: null },
+    { name: "client-seen minus Worker's firstFrameMs p50 (proxy, client)", unit: "ms", ours: ms(transport, "p50"), echo: null },
+    {
+      name: `turns completed (of ${expected})`,
+      unit: "count",
+      ours: okOurs.length,
+      echo: echo ? okEcho.length : null,
+      checks: [{ text: `${expected}`, pass: okOurs.length === expected }],
+    },
+    { name: "turns failed", unit: "count", ours: failedOurs, echo: failedEcho, checks: [{ text: "0", pass: failedOurs === 0 }] },
+    {
+      name: "reply frames received",
+      unit: "count",
+      ours: ours.turns.reduce((a, t) => a + t.frames, 0),
+      echo: echo ? echo.turns.reduce((a, t) => a + t.frames, 0) : null,
+    },
+    {
+      name: "frames not decoding to 60 ms at 24 kHz",
+      unit: "count",
+      ours: ours.turns.reduce((a, t) => a + t.badFrames, 0),
+      echo: echo ? echo.turns.reduce((a, t) => a + t.badFrames, 0) : null,
+      checks: [{ text: "0", pass: ours.turns.every((t) => t.badFrames === 0) }],
+    },
+    { name: "audio in (uplink decoded)", unit: "s", ours: audio.ours.inS, echo: audio.echo?.inS ?? null },
+    { name: "audio out (downlink frames)", unit: "s", ours: audio.ours.outS, echo: audio.echo?.outS ?? null },
+    {
+      name: "worker workerd CPU per second of audio (in + out)",
+      unit: "ms",
+      ours: perAudioS(ours, audio.ours, "workerMs"),
+      echo: perAudioS(echo, audio.echo, "workerMs"),
+    },
+    {
+      name: "dev proxy workerd CPU per second of audio",
+      unit: "ms",
+      ours: perAudioS(ours, audio.ours, "proxyMs"),
+      echo: perAudioS(echo, audio.echo, "proxyMs"),
+    },
+    { name: "worker workerd CPU while talking, share of one core", unit: "%", ours: coreShare(ours), echo: coreShare(echo) },
+    {
+      name: "bench clients' process CPU, share of one core",
+      unit: "%",
+      ours: share(ours.clientCpuMs, ours),
+      echo: share(echo?.clientCpuMs, echo),
+    },
+    { name: "fake providers' process CPU, share of one core", unit: "%", ours: share(ours.fakeCpuMs ?? undefined, ours), echo: null },
+    {
+      name: "worker workerd waiting for a CPU (machine busy), share of wall time",
+      unit: "%",
+      ours: share(ours.workerWaitMs ?? undefined, ours),
+      echo: share(echo?.workerWaitMs ?? undefined, echo),
+    },
+  ];
+  const strip = (p: PhaseResult | null) => (p ? { ...p, turns: p.turns.slice(0, 5), failures: failures(p) } : null);
+  // Every turn of ours in one line each: client raw span beside the Worker's own fields.
+  const perTurn = logged.map(({ rec, log }) => ({
+    device: rec.device,
+    turn: rec.turn,
+    ok: rec.ok,
+    rawMs: rec.rawMs,
+    audioMs: log.audioMs,
+    asrMs: log.asrMs,
+    llmFirstTokenMs: log.llmFirstTokenMs,
+    ttsFirstAudioMs: log.ttsFirstAudioMs,
+    firstFrameMs: log.firstFrameMs,
+    serverOverheadMs: log.serverOverheadMs,
+    toolCalls: log.toolCalls,
+    toolMs: log.toolMs,
+  }));
+  return {
+    figures,
+    details: {
+      talkers,
+      turns,
+      providers: { asrMs, llmMs, ttsMs, answer: ANSWER, asrAnswer: FIXTURE_TEXT },
+      criticalPath: { ms: fixedMs, text: fixedText },
+      vadSilenceMs: VAD_SILENCE_MS,
+      endOfSpeechPacket: plan.endIndex,
+      spreadMs: ctx.options.spreadMs,
+      bareReply: bare,
+      overheadMs: over,
+      fakeOwnMs: fakeOwn,
+      rawMs: raw,
+      worker: {
+        llmFirstTokenToSentenceMs: sentenceGap,
+        serverOverheadMs: serverOver,
+        firstFrameMs: serverFirst,
+        asrMs: asr,
+        llmFirstTokenMs: llmFirst,
+        ttsFirstAudioMs: ttsFirst,
+        transportMs: transport,
+      },
+      audio,
+      ours: strip(ours),
+      echo: strip(echo),
+      perTurn,
+      ...own.details,
+    },
+    notes: [...notes, ...own.notes],
+  };
+}

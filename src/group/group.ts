@@ -70,10 +70,13 @@ export class Group {
     this.members.join([deviceId], this.rt.now());
   }
 
-  /** The device's own object says it belongs here: taken as said, its profile may name this group. */
-  join(deviceId: string): void {
+  /**
+   * The device's own object says it belongs here, and under which name: taken as said, its profile
+   * may name this group and give it an alias.
+   */
+  join(deviceId: string, name: string | null = null): void {
     if (!deviceId) return;
-    this.members.claim(deviceId, groupOf(this.rt.settings, deviceId) !== this.key, this.rt.now());
+    this.members.claim(deviceId, groupOf(this.rt.settings, deviceId) !== this.key, this.rt.now(), name);
   }
 
   /** The device's own object says it moved to another group. */
@@ -82,7 +85,7 @@ export class Group {
   }
 
   nameOf(deviceId: string): string {
-    return aliasOf(this.rt.settings, deviceId);
+    return this.members.nameOf(deviceId) ?? aliasOf(this.rt.settings, deviceId);
   }
 
   async onlineMembers(): Promise<GroupMember[]> {

@@ -17,6 +17,12 @@ export const MEMBERS_PINNED_MIGRATION = {
   up: "ALTER TABLE group_members ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
 };
 
+/** The name the device's object gave when it joined: its profile's alias wins over DEVICE_ALIASES. */
+export const MEMBERS_NAME_MIGRATION = {
+  name: "members-v3",
+  up: "ALTER TABLE group_members ADD COLUMN name TEXT",
+};
+
 export interface Member {
   deviceId: string;
   pinned: boolean;
@@ -33,14 +39,21 @@ export class Members {
     for (const id of deviceIds) this.sql.exec("INSERT OR IGNORE INTO group_members (device_id, joined_at) VALUES (?, ?)", id, at);
   }
 
-  /** A member by its own word; `pinned` when only its profile puts it here. */
-  claim(deviceId: string, pinned: boolean, at: number): void {
+  /** A member by its own word; `pinned` when only its profile puts it here; `name` its alias, if any. */
+  claim(deviceId: string, pinned: boolean, at: number, name: string | null): void {
     this.sql.exec(
-      "INSERT INTO group_members (device_id, joined_at, pinned) VALUES (?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET pinned = excluded.pinned",
+      `INSERT INTO group_members (device_id, joined_at, pinned, name) VALUES (?, ?, ?, ?)
+       ON CONFLICT(device_id) DO UPDATE SET pinned = excluded.pinned, name = excluded.name`,
       deviceId,
       at,
       pinned ? 1 : 0,
+      name,
     );
+  }
+
+  /** The name the member gave when it joined, if it gave one. */
+  nameOf(deviceId: string): string | null {
+    return this.sql.exec<{ name: string | null }>("SELECT name FROM group_members WHERE device_id = ?", deviceId).toArray()[0]?.name ?? null;
   }
 
   leave(deviceId: string): void {

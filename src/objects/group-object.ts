@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { runtimeConfig, type RuntimeConfig } from "../config/runtime.ts";
 import { Group, type GroupMember } from "../group/group.ts";
-import { MEMBERS_MIGRATION, MEMBERS_PINNED_MIGRATION } from "../group/members.ts";
+import { MEMBERS_MIGRATION, MEMBERS_NAME_MIGRATION, MEMBERS_PINNED_MIGRATION } from "../group/members.ts";
 import { broadcast } from "../peer/broadcast.ts";
 import type { PeerEnvelope } from "../peer/messages.ts";
 import type { BroadcastResult } from "../peer/port.ts";
@@ -29,7 +29,7 @@ export class GroupObject extends DurableObject<Env> {
     bindAnalytics((env as { ANALYTICS?: unknown }).ANALYTICS);
     const config = runtimeConfig(env, env.CONFIG);
     this.config = config;
-    migrate(ctx.storage.sql, [MEMBERS_MIGRATION, TASKS_MIGRATION, MEMBERS_PINNED_MIGRATION]);
+    migrate(ctx.storage.sql, [MEMBERS_MIGRATION, TASKS_MIGRATION, MEMBERS_PINNED_MIGRATION, MEMBERS_NAME_MIGRATION]);
     this.call = deviceCaller(env);
     const members = memberPort(env, this.call);
     this.group = new Group({
@@ -52,9 +52,9 @@ export class GroupObject extends DurableObject<Env> {
     });
   }
 
-  /** A device's object asks to join once; it remembers that it did. */
-  async join(deviceId: string): Promise<void> {
-    return this.run("join", () => this.group.join(deviceId));
+  /** A device's object asks to join once per group and name; it remembers that it did. */
+  async join(deviceId: string, name: string | null = null): Promise<void> {
+    return this.run("join", () => this.group.join(deviceId, name));
   }
 
   /** A device's object says its group changed. */

@@ -59,7 +59,7 @@ export function peerPort(env: Env, call: DeviceCall = deviceCaller(env)): PeerPo
     deliver: (target, envelope) => call(target, "peer.deliver", envelope),
     broadcast: (groupKey, from, envelope) => group(groupKey, (s) => s.broadcast(from, envelope)),
     notifyRedelivered: (sender, to, count) => call(sender, "peer.redelivered", to, count),
-    join: (groupKey, deviceId) => group(groupKey, (s) => s.join(deviceId)),
+    join: (groupKey, deviceId, name) => group(groupKey, (s) => s.join(deviceId, name)),
     leave: (groupKey, deviceId) => group(groupKey, (s) => s.leave(deviceId)),
   };
 }

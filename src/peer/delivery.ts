@@ -11,8 +11,9 @@ import type { PeerPort } from "./port.ts";
 // its inbox; after the next hello the inbox is delivered oldest first and each original sender is
 // told how many of its messages arrived.
 
-/** The group key this device has joined (see joinGroup). */
+/** The group key this device has joined, and the name it gave there (see joinGroup). */
 const JOINED_GROUP = fact<string>("group");
+const JOINED_NAME = fact<string>("group-name");
 
 const INBOX = {};
 export function inboxOf(session: Session): Inbox {
@@ -93,19 +94,23 @@ function drainInbox(session: Session, conn: Conn, peers: PeerPort): boolean {
  */
 export function joinGroup(session: Session, peers: PeerPort): void {
   const key = session.groupKey;
+  const name = session.overrides().alias;
   const previous = session.store.get(JOINED_GROUP);
-  if (previous === key) return;
+  // A new profile alias is told too: the group names task owners with it (else DEVICE_ALIASES).
+  if (previous === key && (session.store.get(JOINED_NAME) ?? null) === name) return;
   const deviceId = session.deviceId;
   // Noted at once, so it shares the commit of what the device writes just after its first hello
   // (the idle alarm); forgotten again if the join fails, so the next hello retries.
   session.store.set(JOINED_GROUP, key);
+  if (name === null) session.store.delete(JOINED_NAME);
+  else session.store.set(JOINED_NAME, name);
   session.defer(
-    peers.join(key, deviceId).catch((err: unknown) => {
+    peers.join(key, deviceId, name).catch((err: unknown) => {
       log.warn("group.join_failed", { deviceId, groupKey: key, error: err });
       session.store.delete(JOINED_GROUP);
     }),
   );
-  if (previous) {
+  if (previous && previous !== key) {
     session.defer(peers.leave(previous, deviceId).catch((err: unknown) => log.warn("group.leave_failed", { deviceId, groupKey: previous, error: err })));
   }
 }

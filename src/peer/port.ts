@@ -16,10 +16,11 @@ export interface PeerPort {
   broadcast(groupKey: string, from: string, envelope: PeerEnvelope): Promise<BroadcastResult>;
   notifyRedelivered(sender: string, to: string, count: number): Promise<void>;
   /**
-   * Joins the device to its group (once per device and group key; the device remembers). Only the
-   * device's own object calls it, so the group takes its word (a profile's group included).
+   * Joins the device to its group under its name (once per device, group key and name; the device
+   * remembers). Only the device's own object calls it, so the group takes its word (a profile's
+   * group and alias included).
    */
-  join(groupKey: string, deviceId: string): Promise<void>;
+  join(groupKey: string, deviceId: string, name: string | null): Promise<void>;
   /** The device's group changed: it is no longer a member of `groupKey`. */
   leave(groupKey: string, deviceId: string): Promise<void>;
 }

@@ -74,4 +74,26 @@ describe("device profile", () => {
     ).toMatchObject({ alias: "Lab Badge", groupKey: "team-x" });
     sock.close();
   });
+
+  it("names the device's tasks with its profile alias, in the group and at once when the alias changes", async () => {
+    const g = "9e:9e:9e";
+    const id = uniqueId(g);
+    await put(id, { alias: "Kitchen" });
+    const { sock } = await connectDevice(id);
+    await joined(g, [id]);
+    const owned = async () => {
+      const res = await api(`/groups/${g}/tasks`);
+      return (((await res.json()) as Json).tasks as Json[]).find((t) => t.title === "wipe the counter");
+    };
+    await api(`/groups/${g}/tasks`, { method: "POST", body: JSON.stringify({ tasks: [{ title: "wipe the counter", owner: id }] }) });
+    expect(await owned()).toMatchObject({ owner: id, ownerName: "Kitchen" });
+    await put(id, { alias: "Pantry" });
+    expect(
+      await eventually(
+        () => owned(),
+        (t) => t?.ownerName === "Pantry",
+      ),
+    ).toMatchObject({ ownerName: "Pantry" });
+    sock.close();
+  });
 });

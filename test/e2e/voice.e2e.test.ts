@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { nodeOpus, utteranceFromFile } from "../../scripts/lib/device-audio.ts";
 import { DeviceClient, type Json } from "../../scripts/lib/device-client.ts";
 import { type Reply, ReplyRecorder, ReplySaver } from "../../scripts/lib/device-reply.ts";
@@ -34,6 +34,10 @@ beforeAll(async () => {
   server = await startDevServer({
     vars: { LLM_BASE_URL: fake.url, ASR_BASE_URL: fake.url, TTS_BASE_URL: fake.url, TTS_MODEL: "fake-tts" },
   });
+});
+// A failed turn says what the Worker logged (the server's output is printed for failing tests only).
+afterEach(({ task }) => {
+  if (task.result?.state === "fail") console.error(`server output (tail):\n${server?.output().slice(-6000)}`);
 });
 afterAll(async () => {
   await server?.stop();

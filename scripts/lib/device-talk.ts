@@ -15,7 +15,12 @@ export const TALK_MODES: readonly TalkMode[] = ["manual", "auto"];
 
 /** The server ignores a `listen stop` within 300 ms of the `listen start` (button bounce, PROTOCOL §5). */
 const LISTEN_DEBOUNCE_MS = 300;
-const DEBOUNCE_MARGIN_MS = 50;
+/**
+ * The server measures that gap when it handles each message, not when it was sent: a start that
+ * waited behind the hello's work on a loaded server (185 ms seen in CI) makes a stop sent 350 ms
+ * later look like a bounce, and a fast manual turn never ends. Only fast sends get this close.
+ */
+const DEBOUNCE_MARGIN_MS = 700;
 
 export interface TalkOptions {
   mode: TalkMode;

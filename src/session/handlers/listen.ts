@@ -1,3 +1,4 @@
+import { log } from "../../log.ts";
 import type { ListenIn } from "../../protocol/messages.ts";
 import type { ListenEvent } from "../capability.ts";
 import type { HostCtx } from "../host.ts";
@@ -29,7 +30,11 @@ export async function handleListen(msg: ListenIn, ctx: HostCtx): Promise<void> {
     else await ctx.session.utterance(ctx, text, "typed");
     return;
   }
-  if (ctx.now - s.listenChangedAt < LISTEN_DEBOUNCE_MS) return;
+  if (ctx.now - s.listenChangedAt < LISTEN_DEBOUNCE_MS) {
+    // A dropped stop leaves a manual turn open: worth seeing when a device seems stuck listening.
+    log.debug("listen.debounced", { deviceId: ctx.session.deviceId, state: msg.state, sinceMs: ctx.now - s.listenChangedAt });
+    return;
+  }
   if (msg.state === "start") {
     s.listen = "listening";
     s.listenMode = msg.mode ?? "auto";

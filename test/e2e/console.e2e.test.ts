@@ -156,6 +156,10 @@ describe("console in Chromium", () => {
       const replies = await chat.locator("li.assistant").count();
       const sent = async () => Number(/↑ (\d+) frames sent/.exec((await panel.getByLabel("Audio frames").textContent()) ?? "")?.[1] ?? 0);
       const sentBefore = await sent();
+      // A person speaks again once the last reply has ended (every tts start has its tts stop).
+      const traffic = panel.getByRole("log", { name: "Traffic" });
+      const count = async (state: string) => traffic.locator("li", { hasText: `tts ${state}` }).count();
+      await expect.poll(async () => (await count("start")) - (await count("stop")), { timeout: 15_000 }).toBe(0);
       await panel.getByRole("button", { name: "Hold to talk" }).hover();
       await page.mouse.down();
       // Hold until a second of audio has gone up (the fake microphone plays a tone).

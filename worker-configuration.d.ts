@@ -6,6 +6,9 @@ interface __BaseEnv_Env {
 	ASSETS: Fetcher;
 	FLEET: D1Database;
 	ARCHIVE: R2Bucket;
+	OTA_RATE_LIMIT: RateLimit;
+	API_RATE_LIMIT: RateLimit;
+	ACTIVATION_RATE_LIMIT: RateLimit;
 	AUTH_MODE: string;
 	DEVICE_TOKEN_TTL_S: string;
 	AUTH_ALLOWED_DEVICES: string;

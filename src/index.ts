@@ -39,6 +39,8 @@ const corsPolicy = cors({
   origin: "*",
   allowMethods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"],
   allowHeaders: ["device-id", "client-id", "content-type", "authorization", "activation-version", "protocol-version"],
+  // A browser page on another origin may read how long a 429 asks it to wait (PROTOCOL §1.1).
+  exposeHeaders: ["retry-after"],
 });
 for (const path of ["/supie/ota/*", "/xiaozhi/ota/*", "/supie/ota", "/xiaozhi/ota", "/api/*", "/supie/vision/*"]) app.use(path, corsPolicy);
 

@@ -19,16 +19,39 @@ export interface OtaOptions {
   clientId?: string;
   alias?: boolean;
   body?: unknown;
+  /**
+   * The client address the check claims (`CF-Connecting-IP`); null: none. Default: the device's
+   * own simulated address (`simulatedAddress`) when the server is on this machine, else none.
+   */
+  clientIp?: string | null;
+}
+
+const LOOPBACK = /^(localhost|.*\.localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * A simulated device's client address: stable per device id, one of 2^24 in 10.0.0.0/8. The server
+ * limits OTA checks per client address (120 a minute, PROTOCOL §1.1), and a real fleet comes from
+ * many addresses; simulated devices sharing this machine's one would not. `wrangler dev` passes a
+ * `CF-Connecting-IP` sent by the client through to the Worker (it sets one only when none is sent);
+ * in front of a deployed Worker Cloudflare sets it, so it is only sent to a server on this machine.
+ */
+export function simulatedAddress(deviceId: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < deviceId.length; i++) h = Math.imul(h ^ deviceId.charCodeAt(i), 0x01000193);
+  return `10.${(h >>> 16) & 0xff}.${(h >>> 8) & 0xff}.${h & 0xff}`;
 }
 
 export async function otaCheck(baseUrl: string, deviceId: string, opts: OtaOptions = {}): Promise<OtaReply> {
-  const res = await fetch(new URL(opts.alias ? "/xiaozhi/ota/" : "/supie/ota/", baseUrl), {
+  const url = new URL(opts.alias ? "/xiaozhi/ota/" : "/supie/ota/", baseUrl);
+  const clientIp = opts.clientIp === undefined ? (LOOPBACK.test(url.hostname) ? simulatedAddress(deviceId) : null) : opts.clientIp;
+  const res = await fetch(url, {
     method: "POST",
     headers: {
       "content-type": "application/json",
       "device-id": deviceId,
       "client-id": opts.clientId ?? deviceId,
       "user-agent": "bread-compact-wifi/1.6.0",
+      ...(clientIp ? { "cf-connecting-ip": clientIp } : {}),
     },
     body: JSON.stringify(
       opts.body ?? {

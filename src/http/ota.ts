@@ -7,6 +7,7 @@ import type { AppContext, AppEnv } from "./context.ts";
 import { apiError } from "./errors.ts";
 import { recordSighting } from "./fleet.ts";
 import { deviceTokenSecret, missingSecretHint, otaActivation } from "./local-dev.ts";
+import { byAddress, byDevice, rateLimit } from "./rate-limit.ts";
 import { bodyText, limitBody } from "./validate.ts";
 import { boardOf, boardOffer } from "../firmware/offer.ts";
 
@@ -114,6 +115,9 @@ async function activationPoll(c: AppContext) {
 
 export function otaRoutes(alias: boolean) {
   const app = new Hono<AppEnv>();
+  // Counted before anything else is done for them (PROTOCOL §1.1): polls per device, checks per address.
+  app.post("/activate", rateLimit("activation", byDevice));
+  app.post("/", rateLimit("ota", byAddress));
   app.use("*", limitBody());
   app.post("/activate", activationPoll);
   app.post("/", (c) => otaCheck(c, alias));

@@ -27,9 +27,54 @@ export async function openDevices(ctx: BenchContext, target: Target, ids: string
   return fleet;
 }
 
+/**
+ * The operator API allows 600 requests a minute per token (API_RATE_LIMIT in wrangler.toml, PROTOCOL
+ * §1.1) and the bench has one token. Its API calls therefore stay under API_BUDGET in any 60 s (the
+ * server counts in windows of a minute, so no window can see more), waiting when the last 60 s used
+ * it up; a 429 all the same waits its Retry-After and tries again. Waits happen before a request is
+ * sent, so they never count in a request's measured time.
+ */
+export const API_BUDGET = 550;
+const API_WINDOW_MS = 60_000;
+const apiSent: number[] = [];
+
+/** Waits until `n` more operator API requests fit in the budget (1: the next one). */
+export async function apiHeadroom(ctx: BenchContext, n = 1): Promise<void> {
+  const need = Math.min(n, API_BUDGET);
+  for (;;) {
+    const now = performance.now();
+    while (apiSent.length && apiSent[0]! <= now - API_WINDOW_MS) apiSent.shift();
+    if (apiSent.length + need <= API_BUDGET) return;
+    const wait = apiSent[apiSent.length + need - API_BUDGET - 1]! + API_WINDOW_MS - now;
+    if (wait > 5000) ctx.log(`operator API: ${apiSent.length} requests in the last minute, waiting ${Math.round(wait / 1000)} s (limit 600 a minute)`);
+    await sleep(wait + 1);
+  }
+}
+
+/** One request to the bench server's operator API (`/api/...`), once the budget has room for it. */
+export async function adminRequest(ctx: BenchContext, path: string, init: RequestInit = {}): Promise<Response> {
+  await apiHeadroom(ctx);
+  apiSent.push(performance.now());
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${ADMIN_TOKEN}`);
+  return fetch(new URL(path, ctx.server.url), { ...init, headers });
+}
+
+/** `adminRequest`, and after a 429 the same again once its Retry-After has passed (twice at most). */
+export async function adminFetch(ctx: BenchContext, path: string, init: RequestInit = {}): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await adminRequest(ctx, path, init);
+    if (res.status !== 429 || attempt >= 2) return res;
+    await res.arrayBuffer();
+    const s = Number(res.headers.get("retry-after")) || 60;
+    ctx.log(`operator API answered 429 to ${path}: waiting ${s} s (Retry-After)`);
+    await sleep(s * 1000);
+  }
+}
+
 /** GET on the bench server's operator API (`/api/...`), JSON. */
 export async function adminGet<T>(ctx: BenchContext, path: string): Promise<T> {
-  const res = await fetch(new URL(path, ctx.server.url), { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const res = await adminFetch(ctx, path);
   if (!res.ok) throw new Error(`GET ${path} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
   return (await res.json()) as T;
 }

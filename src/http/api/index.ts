@@ -3,6 +3,7 @@ import { timingSafeEqual } from "../../auth/compare.ts";
 import type { AppEnv } from "../context.ts";
 import { apiError } from "../errors.ts";
 import { adminToken, missingSecretHint } from "../local-dev.ts";
+import { byAddress, overLimit, tokenKey } from "../rate-limit.ts";
 import { limitBody } from "../validate.ts";
 import { firmwareUploads } from "../../firmware/routes.ts";
 import { configRoutes } from "./config.ts";
@@ -22,12 +23,17 @@ export function apiRoutes() {
 
   app.use("*", async (c, next) => {
     const expected = adminToken(c.get("settings"), c.get("local"));
+    const presented = /^bearer\s+(.+)$/i.exec((c.req.header("authorization") ?? "").trim())?.[1]?.trim() ?? "";
+    const valid = expected !== "" && presented !== "" && timingSafeEqual(presented, expected);
+    // Rate limit (PROTOCOL §1.1): per token; a bad or missing token counts against its address, so
+    // guessing costs the guesser's address, never the operator's token.
+    const over = await overLimit(c, "api", valid ? await tokenKey(presented) : byAddress(c));
+    if (over) return over;
     if (!expected) {
       const hint = missingSecretHint("ADMIN_TOKEN", new URL(c.req.url).host);
       return apiError(c, 503, "ADMIN_DISABLED", `ADMIN_TOKEN is not set on this server; the API is closed (${hint})`);
     }
-    const m = /^bearer\s+(.+)$/i.exec((c.req.header("authorization") ?? "").trim());
-    if (!m || !timingSafeEqual(m[1]!.trim(), expected)) return apiError(c, 401, "UNAUTHORIZED", "missing or wrong admin bearer token");
+    if (!valid) return apiError(c, 401, "UNAUTHORIZED", "missing or wrong admin bearer token");
     await next();
   });
   // Firmware images have their own limit (FIRMWARE_MAX_BYTES), every other body 64 KiB.

@@ -145,6 +145,12 @@ export const voiceToolsScenario: Scenario = {
         const calls = [...workerEvents(run.output, "voice.tool", run.ids).values()].flat() as unknown as ToolCallLog[];
         const oneRound = run.logged.filter(({ log }) => log.toolRounds === 1 && log.toolCalls === 1).length;
         const t = toolFigures(calls, side, talkers * turns, oneRound, run.logged.length, deviceMs);
+        // Both LLM rounds' time beyond their fixed latency: the first LLM request → first token, less the tool call's own time.
+        const llmRounds = summarize(
+          run.logged.flatMap(({ rec, log }) =>
+            rec.ok && log.llmFirstTokenMs !== null && typeof log.toolMs === "number" ? [log.llmFirstTokenMs - log.toolMs - 2 * ctx.options.llmMs] : [],
+          ),
+        );
         const notes: string[] = [];
         if (setup?.notReady.length) notes.push(`${setup.notReady.length} devices had no mcp.ready before talking: their turns have no device tools`);
         if (t.failed) {
@@ -154,6 +160,12 @@ export const voiceToolsScenario: Scenario = {
         return {
           figures: [
             ...t.figures,
+            {
+              name: `both LLM rounds beyond their fixed 2 × ${ctx.options.llmMs} ms (first token less the tool call), as the Worker saw it, p50`,
+              unit: "ms",
+              ours: llmRounds?.p50 ?? null,
+              echo: null,
+            },
             {
               name: "devices with MCP set up before talking (mcp.ready)",
               unit: "count",
@@ -171,6 +183,7 @@ export const voiceToolsScenario: Scenario = {
               setup,
               beyondDeviceMs: t.beyond,
               deviceLateMs: t.late,
+              llmRoundsBeyondFixedMs: llmRounds,
               calls: calls.length,
               received: side.received,
               answered: side.answered,

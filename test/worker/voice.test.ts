@@ -170,6 +170,23 @@ describe("the device's profile and the fleet figures", () => {
   });
 });
 
+/**
+ * A device in auto mode says something and pauses 360 ms: past the VAD's 300 ms tail, short of the
+ * 700 ms that ends the turn. Resolves once the early recognition request has reached the fake.
+ */
+async function speakThenPause(): Promise<{ sock: TestSocket; before: number }> {
+  const { sock } = await connectDevice(uniqueId());
+  const before = (await voice.records()).transcriptions.length;
+  sock.send({ type: "listen", state: "start", mode: "auto" });
+  sendAudio(sock, utterancePackets(900, 360));
+  const asked = await eventually(
+    async () => (await voice.records()).transcriptions.length,
+    (n) => n === before + 1,
+  );
+  expect(asked).toBe(before + 1);
+  return { sock, before };
+}
+
 describe("speech turns", () => {
   it("manual mode: listen stop ends the utterance; ASR gets a WAV of it; the answer is spoken", async () => {
     await voice.asr("turn on the light");
@@ -225,16 +242,7 @@ describe("speech turns", () => {
   it("auto mode: recognition starts in the pause that may end the turn, and is not asked again at its end", async () => {
     await voice.asr("recognised early");
     await llm.answer("Right away.");
-    const { sock } = await connectDevice(uniqueId());
-    const before = (await voice.records()).transcriptions.length;
-    sock.send({ type: "listen", state: "start", mode: "auto" });
-    // Speech and 360 ms of silence: past the VAD's 300 ms tail, short of the 700 ms that ends the turn.
-    sendAudio(sock, utterancePackets(900, 360));
-    const asked = await eventually(
-      async () => (await voice.records()).transcriptions.length,
-      (n) => n === before + 1,
-    );
-    expect(asked).toBe(before + 1);
+    const { sock, before } = await speakThenPause();
     expect(sock.received.filter((m) => m.type === "stt")).toEqual([]);
     sendAudio(sock, utterancePackets(0, 1000));
     expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "recognised early" });
@@ -246,15 +254,7 @@ describe("speech turns", () => {
   it("auto mode: voice after the pause drops the early recognition; the whole utterance is recognised", async () => {
     await voice.asr(["the first half", "the whole sentence"]);
     await llm.answer("Got it.");
-    const { sock } = await connectDevice(uniqueId());
-    const before = (await voice.records()).transcriptions.length;
-    sock.send({ type: "listen", state: "start", mode: "auto" });
-    sendAudio(sock, utterancePackets(900, 360));
-    const asked = await eventually(
-      async () => (await voice.records()).transcriptions.length,
-      (n) => n === before + 1,
-    );
-    expect(asked).toBe(before + 1);
+    const { sock, before } = await speakThenPause();
     // 360 + 300 ms of silence between the two halves: one utterance still.
     sendAudio(sock, utterancePackets(900, 1200));
     expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "the whole sentence" });

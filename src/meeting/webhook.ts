@@ -185,7 +185,7 @@ export async function attemptDelivery(
   opts: { secret: string; schedule: readonly number[]; now: number; deviceId: string; random?: number },
 ): Promise<number | null> {
   const entry = outbox.get(id);
-  if (!entry || entry.state !== "pending") return null;
+  if (entry?.state !== "pending") return null;
   const started = Date.now();
   const attempt = await postWebhook(entry.url, opts.secret, entry.id, entry.body, opts.now);
   const ms = Date.now() - started;

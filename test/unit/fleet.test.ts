@@ -3,7 +3,7 @@ import { parseSettings } from "../../src/config/settings.ts";
 import { decodeCursor, encodeCursor } from "../../src/fleet/cursor.ts";
 import type { FleetPort, StateReport } from "../../src/fleet/port.ts";
 import { Group, type GroupMember } from "../../src/group/group.ts";
-import { MEMBERS_MIGRATION, MEMBERS_PINNED_MIGRATION } from "../../src/group/members.ts";
+import { MEMBERS_MIGRATION, MEMBERS_NAME_MIGRATION, MEMBERS_PINNED_MIGRATION } from "../../src/group/members.ts";
 import { mergeProfile, ProfilePatch } from "../../src/profile/profile.ts";
 import { migrate } from "../../src/storage/sql.ts";
 import { GroupTasks } from "../../src/workflow/group-tasks.ts";
@@ -164,7 +164,7 @@ describe("a device's registry reports", () => {
 describe("a group's task fan-out", () => {
   it("pushes to the online members the registry names, never asking the others", async () => {
     const sql = sqliteSql();
-    migrate(sql, [MEMBERS_MIGRATION, TASKS_MIGRATION, MEMBERS_PINNED_MIGRATION]);
+    migrate(sql, [MEMBERS_MIGRATION, TASKS_MIGRATION, MEMBERS_PINNED_MIGRATION, MEMBERS_NAME_MIGRATION]);
     const settings = parseSettings({}).settings;
     const online: GroupMember[] = [
       { deviceId: "gg:gg:gg:00:00:01", name: "a", since: 1 },

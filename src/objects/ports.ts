@@ -56,7 +56,7 @@ export function groupStub(env: Env, key: string) {
 export function peerPort(env: Env, call: DeviceCall = deviceCaller(env)): PeerPort {
   const group = stubs(env.GROUP);
   return {
-    deliver: (target, envelope) => call(target, "peer.deliver", envelope),
+    deliver: (target, envelope, access) => call(target, "peer.deliver", envelope, access),
     broadcast: (groupKey, from, envelope) => group(groupKey, (s) => s.broadcast(from, envelope)),
     notifyRedelivered: (sender, to, count) => call(sender, "peer.redelivered", to, count),
     join: (groupKey, deviceId, name) => group(groupKey, (s) => s.join(deviceId, name)),

@@ -4,7 +4,7 @@ import type { WorkflowPort } from "../workflow/port.ts";
 import { attachedDrain, deliverInboxAfterHello, deliverLocal, inboxOf, joinGroup, receiveRedelivered } from "./delivery.ts";
 import { handlePeer } from "./handler.ts";
 import { INBOX_MIGRATION } from "./inbox.ts";
-import { PeerIn, type PeerEnvelope } from "./messages.ts";
+import { type DeliveryAccess, PeerIn, type PeerEnvelope } from "./messages.ts";
 import type { PeerPort } from "./port.ts";
 
 // Peer messages and the offline inbox (PROTOCOL §9), and the device's group membership.
@@ -28,7 +28,7 @@ export function peerCapability(services: { peers: PeerPort; workflow: WorkflowPo
     },
     describe: (session) => ({ inbox: inboxOf(session).count(session.now()) }),
     rpc: {
-      deliver: (session, envelope: PeerEnvelope) => deliverLocal(session, envelope, peers, fleet),
+      deliver: (session, envelope: PeerEnvelope, access?: DeliveryAccess) => deliverLocal(session, envelope, peers, fleet, access),
       redelivered: (session, to: string, count: number) => receiveRedelivered(session, to, count),
     },
   });

@@ -4,11 +4,12 @@ import { log } from "../log.ts";
 import { attached, fact, type HandlerCtx, type Session } from "../session/capability.ts";
 import type { Conn } from "../session/conn.ts";
 import { CONFIRM_AFTER_MS, Inbox } from "./inbox.ts";
-import type { DeliveryOutcome, PeerEnvelope, PeerRedelivered } from "./messages.ts";
+import { aclFrom, mayMessage } from "./acl.ts";
+import type { DeliveryAccess, DeliveryOutcome, PeerEnvelope, PeerRedelivered } from "./messages.ts";
 import type { PeerPort } from "./port.ts";
 
-// The target side of peer messaging: a message for this device goes to its current socket, or to
-// its inbox; after the next hello the inbox is delivered oldest first and each original sender is
+// The target side of peer messaging: a direct message passes the ACL with this device's own group,
+// then goes to its current socket, or to its inbox; after the next hello the inbox is delivered oldest first and each original sender is
 // told how many of its messages arrived.
 
 /** The group key this device has joined, and the name it gave there (see joinGroup). */
@@ -32,7 +33,10 @@ export function attachedDrain(conn: Conn): boolean {
   return drained(conn).drained;
 }
 
-export function deliverLocal(session: Session, envelope: PeerEnvelope, peers: PeerPort, fleet: FleetPort): DeliveryOutcome {
+export function deliverLocal(session: Session, envelope: PeerEnvelope, peers: PeerPort, fleet: FleetPort, access?: DeliveryAccess): DeliveryOutcome {
+  if (access && !mayMessage(aclFrom(session.settings.PEER_ACL).acl, envelope.from, access.senderGroup, session.deviceId, session.groupKey)) {
+    return "unauthorized";
+  }
   const conn = session.current();
   if (!conn) {
     const inbox = inboxOf(session);

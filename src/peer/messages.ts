@@ -49,4 +49,13 @@ export const PeerRedelivered = z.object({
 });
 export type PeerRedelivered = z.infer<typeof PeerRedelivered>;
 
-export type DeliveryOutcome = "delivered" | "enqueued" | "queue_full";
+export type DeliveryOutcome = "delivered" | "enqueued" | "queue_full" | "unauthorized";
+
+/**
+ * A direct message's sender as the ACL sees it (PEER_ACL): checked by the target's own object,
+ * which knows its group (a profile's group included). Absent for operator sends and broadcasts,
+ * whose checks come before.
+ */
+export interface DeliveryAccess {
+  senderGroup: string;
+}

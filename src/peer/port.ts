@@ -1,4 +1,4 @@
-import type { DeliveryOutcome, PeerEnvelope } from "./messages.ts";
+import type { DeliveryAccess, DeliveryOutcome, PeerEnvelope } from "./messages.ts";
 
 // How a device's session reaches other devices and groups. The Durable Object implements it with
 // typed RPC to other objects; tests can implement it in memory.
@@ -12,7 +12,7 @@ export interface BroadcastResult {
 }
 
 export interface PeerPort {
-  deliver(target: string, envelope: PeerEnvelope): Promise<DeliveryOutcome>;
+  deliver(target: string, envelope: PeerEnvelope, access?: DeliveryAccess): Promise<DeliveryOutcome>;
   broadcast(groupKey: string, from: string, envelope: PeerEnvelope): Promise<BroadcastResult>;
   notifyRedelivered(sender: string, to: string, count: number): Promise<void>;
   /**

@@ -75,6 +75,21 @@ describe("device profile", () => {
     sock.close();
   });
 
+  it("judges a direct message by the target's profile group (PEER_ACL: only within a group)", async () => {
+    const sender = uniqueId("9c:9c:9c");
+    const movedIn = uniqueId("9b:9b:9b");
+    const movedOut = uniqueId("9c:9c:9c");
+    await put(movedIn, { group: "9c:9c:9c" });
+    await put(movedOut, { group: "elsewhere" });
+    const { sock } = await connectDevice(sender);
+    const receipt = sock.next((m) => m.type === "peer" && m.event === "receipt");
+    sock.send({ type: "peer", to: [movedIn, movedOut], payload: { text: "hello" } });
+    expect(await receipt).toMatchObject({ enqueued: [movedIn], failed: [{ id: movedOut, code: "UNAUTHORIZED" }] });
+    // Nothing was queued for the device the ACL refused.
+    expect(((await (await api(`/devices/${movedOut}`)).json()) as Json).inbox).toBe(0);
+    sock.close();
+  });
+
   it("names the device's tasks with its profile alias, in the group and at once when the alias changes", async () => {
     const g = "9e:9e:9e";
     const id = uniqueId(g);

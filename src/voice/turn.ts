@@ -169,7 +169,8 @@ export async function speechTurn(
     const t0 = services.clock.now();
     if (early) {
       const cancel = () => early.controller.abort(turn.signal.reason);
-      turn.signal.addEventListener("abort", cancel, { once: true });
+      if (turn.signal.aborted) cancel();
+      else turn.signal.addEventListener("abort", cancel, { once: true });
       try {
         text = await early.result;
       } finally {

@@ -84,8 +84,13 @@ export class Group {
     this.members.leave(deviceId);
   }
 
-  nameOf(deviceId: string): string {
-    return this.members.nameOf(deviceId) ?? aliasOf(this.rt.settings, deviceId);
+  /**
+   * Members' names: the alias each gave when it joined, else DEVICE_ALIASES. One read for a whole
+   * snapshot or list, not one per member.
+   */
+  names(): (deviceId: string) => string {
+    const given = this.members.names();
+    return (deviceId) => given.get(deviceId) ?? aliasOf(this.rt.settings, deviceId);
   }
 
   async onlineMembers(): Promise<GroupMember[]> {
@@ -97,6 +102,7 @@ export class Group {
       }
     }
     const states = await Promise.all(this.memberIds().map(async (id) => ({ id, status: await this.rt.members.status(id).catch(() => null) })));
-    return states.filter((s) => s.status?.online).map((s) => ({ deviceId: s.id, name: this.nameOf(s.id), since: s.status!.since }));
+    const nameOf = this.names();
+    return states.filter((s) => s.status?.online).map((s) => ({ deviceId: s.id, name: nameOf(s.id), since: s.status!.since }));
   }
 }

@@ -51,9 +51,10 @@ export class Members {
     );
   }
 
-  /** The name the member gave when it joined, if it gave one. */
-  nameOf(deviceId: string): string | null {
-    return this.sql.exec<{ name: string | null }>("SELECT name FROM group_members WHERE device_id = ?", deviceId).toArray()[0]?.name ?? null;
+  /** The names members gave when they joined, by device id (those that gave one). */
+  names(): Map<string, string> {
+    const rows = this.sql.exec<{ device_id: string; name: string }>("SELECT device_id, name FROM group_members WHERE name IS NOT NULL").toArray();
+    return new Map(rows.map((r) => [r.device_id, r.name]));
   }
 
   leave(deviceId: string): void {

@@ -27,7 +27,7 @@ export class GroupTasks {
 
   private snapshotNow(): WorkflowSnapshot {
     const key = this.group.key;
-    return { type: "workflow", event: "update", groupKey: key, tasks: this.store.list(key, (owner) => this.group.nameOf(owner)) };
+    return { type: "workflow", event: "update", groupKey: key, tasks: this.store.list(key, this.group.names()) };
   }
 
   /** The list; `requester`, when of this group, becomes a member. */

@@ -13,7 +13,14 @@ const ROUTES: Array<{ method: string; path: string }> = [
   { method: "POST", path: "/supie/ota/" },
   { method: "POST", path: "/xiaozhi/ota/" },
   { method: "POST", path: "/supie/ota/activate" },
+  { method: "POST", path: "/xiaozhi/ota/activate" },
+  { method: "GET", path: "/supie/ota/" },
+  { method: "GET", path: "/xiaozhi/ota/" },
   { method: "GET", path: "/supie/v1/" },
+  { method: "GET", path: "/xiaozhi/v1/" },
+  { method: "GET", path: "/" },
+  { method: "GET", path: "/console" },
+  { method: "GET", path: "/console/:id" },
   { method: "GET", path: "/api/devices/:id" },
   { method: "DELETE", path: "/api/devices/:id/sessions" },
   { method: "POST", path: "/api/devices/:id/activate" },
@@ -23,15 +30,19 @@ const ROUTES: Array<{ method: string; path: string }> = [
   { method: "POST", path: "/api/groups/:id/tasks" },
   { method: "POST", path: "/api/groups/:id/tasks/import-meeting" },
   { method: "GET", path: "/api/meetings" },
+  { method: "GET", path: "/api/meetings?device=:id&limit=:id" },
   { method: "GET", path: "/api/meetings/:id" },
   { method: "GET", path: "/api/meetings/:id/transcript" },
+  { method: "GET", path: "/api/meetings/m-20260101-00000000ff/transcript?offset=:id&limit=:id" },
   { method: "POST", path: "/api/meetings/:id/webhook" },
   { method: "GET", path: "/api/config" },
   { method: "PUT", path: "/api/config" },
   { method: "GET", path: "/api/devices/:id/history" },
   { method: "DELETE", path: "/api/devices/:id/history" },
   { method: "PUT", path: "/api/firmware/:id/1.0.0" },
+  { method: "PUT", path: "/api/firmware/board/:id" },
   { method: "GET", path: "/firmware/:id/1.0.0.bin" },
+  { method: "GET", path: "/firmware/board/:id" },
   { method: "GET", path: "/api/devices" },
   { method: "GET", path: "/api/devices?cursor=:id" },
   { method: "GET", path: "/api/devices?q=:id&online=true" },
@@ -123,7 +134,7 @@ describe("hostile HTTP", () => {
   it("never answers 5xx to hostile path parameters on any route", { timeout: 60_000 }, async () => {
     for (const r of ROUTES.filter((r) => r.path.includes(":id"))) {
       for (const p of HOSTILE_PARAMS) {
-        const path = r.path.replace(":id", p);
+        const path = r.path.replaceAll(":id", p);
         await checkShape(await hit(r.method, path, r.method === "GET" ? undefined : "{}", "application/json"), `${r.method} ${path.slice(0, 80)}`);
       }
     }
@@ -132,7 +143,7 @@ describe("hostile HTTP", () => {
 
   it("never answers 5xx to hostile bodies or methods", { timeout: 60_000 }, async () => {
     for (const r of ROUTES) {
-      const path = r.path.replace(":id", "aa:bb:cc:00:00:77");
+      const path = r.path.replaceAll(":id", "aa:bb:cc:00:00:77");
       for (const b of BODIES) await checkShape(await hit(r.method, path, b.body, b.type), `${r.method} ${path} ${b.name}`);
       for (const method of ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD"])
         await checkShape(await hit(method, path, "{}", "application/json"), `${method} ${path}`);
@@ -144,7 +155,7 @@ describe("hostile HTTP", () => {
     const segment = fc.oneof(fc.string({ maxLength: 30 }).map(encodeURIComponent), fc.constantFrom(...HOSTILE_PARAMS));
     const samples = fc.sample(fc.tuple(fc.constantFrom(...ROUTES), segment, fc.oneof(fc.json(), fc.string({ maxLength: 200 }))), { numRuns: 400, seed: 11 });
     for (const [r, seg, body] of samples) {
-      const path = r.path.replace(":id", seg);
+      const path = r.path.replaceAll(":id", seg);
       await checkShape(await hit(r.method, path, body, "application/json"), `${r.method} ${path.slice(0, 80)} ${body.slice(0, 40)}`);
     }
     expect(errors).toEqual([]);
@@ -166,6 +177,23 @@ describe("hostile HTTP", () => {
     expect(await huge.json()).toEqual({ error: { code: "PAYLOAD_TOO_LARGE", message: "request body exceeds 65536 bytes" } });
     const ota = await hit("POST", "/supie/ota/", new Uint8Array(70 * 1024).fill(0x20), "application/json");
     expect(ota.status).toBe(413);
+    // A chunked body announces no length: it is counted as it streams in, and refused past 64 KiB.
+    for (const path of ["/api/devices/aa:bb:cc:00:00:78/messages", "/api/config", "/supie/ota/"]) {
+      let chunks = 80;
+      const stream = new ReadableStream<Uint8Array>({
+        pull(ctl) {
+          if (chunks-- > 0) ctl.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+          else ctl.close();
+        },
+      });
+      const init = { method: path === "/api/config" ? "PUT" : "POST", body: stream, duplex: "half" } as RequestInit;
+      const headers = new Headers({ authorization: `Bearer ${ADMIN}`, "device-id": "aa:bb:cc:00:00:79", "content-type": "application/json", "cf-connecting-ip": "198.19.0.1" });
+      const req = new Request(`${BASE}${path}`, { ...init, headers });
+      expect(req.headers.has("content-length"), path).toBe(false);
+      const res = await app.fetch(req, sweepEnv, { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext);
+      expect(res.status, path).toBe(413);
+      expect(((await res.json()) as Json).error.code, path).toBe("PAYLOAD_TOO_LARGE");
+    }
     const tooDeep = await hit("POST", "/api/devices/aa:bb:cc:00:00:78/messages", deep(3000), "application/json");
     expect(await tooDeep.json()).toEqual({ error: { code: "SCHEMA_INVALID", message: "payload too deep" } });
     const longMeeting = await api(`/meetings/${"m".repeat(5000)}/transcript`);

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { evictDurableObject, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { PeerEnvelope, PeerReceipt } from "../../src/peer/messages.ts";
-import { api, connectDevice, eventually, uniqueId, type Json, type TestSocket } from "./helpers.ts";
+import { api, connectDevice, eventually, joined, uniqueId, type Json, type TestSocket } from "./helpers.ts";
 
 // Devices aa:bb:cc:* share the group "aa:bb:cc" (first 8 characters of the id).
 
@@ -189,6 +189,35 @@ describe("groups, presence and broadcast", () => {
     expect(limited.retryAfterMs).toBeGreaterThan(0);
     a.sock.close();
     b.sock.close();
+  });
+});
+
+describe("ids that name Object.prototype's members (PROTOCOL §10)", () => {
+  it("constructor, __proto__ and prototype join their group, send, receive and are described like any id", async () => {
+    for (const id of ["constructor", "__proto__", "prototype"]) {
+      const key = id.slice(0, 8);
+      const peerId = `${key}:01`;
+      const target = await connectDevice(id);
+      expect(target.hello.device_id).toBe(id);
+      const other = await connectDevice(peerId);
+      await joined(key, [id, peerId]);
+      const direct = await send(other.sock, { to: [id], payload: { n: 1 } });
+      expect(direct, id).toMatchObject({ status: "ok", delivered: [id], enqueued: [], failed: [] });
+      expect(await target.sock.next((m) => m.type === "peer" && m.event === "message"), id).toMatchObject({ from: peerId, payload: { n: 1 } });
+      const group = await send(other.sock, { to: [`group:${key}`], payload: { n: 2 } });
+      expect(group.delivered, id).toEqual([id]);
+      expect((await target.sock.next((m) => m.type === "peer" && m.event === "message" && m.payload?.n === 2)).from).toBe(peerId);
+      const back = await send(target.sock, { to: [peerId], payload: { n: 3 } });
+      expect(back.delivered, id).toEqual([peerId]);
+      expect(await other.sock.next((m) => m.type === "peer" && m.event === "message"), id).toMatchObject({ from: id, payload: { n: 3 } });
+      const res = await api(`/devices/${id}`);
+      expect(res.status, id).toBe(200);
+      expect(await res.json(), id).toMatchObject({ deviceId: id, online: true, groupKey: key });
+      const op = await api(`/devices/${id}/messages`, { method: "POST", body: JSON.stringify({ payload: { n: 4 } }) });
+      expect(await op.json(), id).toMatchObject({ event: "receipt", delivered: [id] });
+      target.sock.close();
+      other.sock.close();
+    }
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { deviceCapabilities } from "../../src/capabilities.ts";
+import { onLogRecord } from "../../src/log.ts";
 import type { PeerEnvelope } from "../../src/peer/messages.ts";
 import { encodeFrame } from "../../src/protocol/binary.ts";
 import { attached, capability, route, type Capability, type RuntimeSlot } from "../../src/session/capability.ts";
@@ -67,6 +68,31 @@ export const scenarios: Record<string, () => Promise<void>> = {
     await d.hello(c, { type: "hello", version: 3, audio_params: { frame_duration: 20 } });
     assert.equal(last(c)?.session_id, "s1");
     assert.equal(c.state.binary, 1, "a repeated hello changes nothing");
+  },
+
+  async "frames before the hello are logged once per socket, their count when it closes"() {
+    const records: Array<{ level: string; event: string; fields: Record<string, unknown> }> = [];
+    onLogRecord((level, event, fields) => void records.push({ level, event, fields }));
+    try {
+      const d = memoryDevice();
+      for (let n = 0; n < 2; n++) {
+        const conn = d.connect();
+        for (let i = 0; i < 300; i++) await text(d, conn, i % 2 ? "garbage" : { type: "ping", n: i });
+        assert.equal(conn.sent.length, 0);
+        d.close(conn);
+      }
+      const early = records.filter((r) => r.event === "session.before_hello");
+      assert.equal(early.length, 2, "one line per socket, not one per frame");
+      assert.ok(early.every((r) => r.level === "warn"));
+      const closed = records.filter((r) => r.event === "device.disconnected");
+      assert.deepEqual(
+        closed.map((r) => r.fields.framesBeforeHello),
+        [300, 300],
+      );
+      assert.ok(!records.some((r) => r.level === "error"));
+    } finally {
+      onLogRecord(null);
+    }
   },
 
   async "errors of §10 keep the socket open and name the fields"() {

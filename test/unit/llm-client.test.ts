@@ -168,8 +168,12 @@ describe("completeJson", () => {
   it("reports prose as LLM_OUTPUT_NOT_JSON with the raw text", async () => {
     fake.setMode("non_json");
     const r = await completeJson(llm(), req);
-    expect(r).toMatchObject({ ok: false, code: "LLM_OUTPUT_NOT_JSON" });
-    if (!r.ok) expect(r.text).toBeTruthy();
+    expect(r).toEqual({
+      ok: false,
+      code: "LLM_OUTPUT_NOT_JSON",
+      message: "the answer contains no JSON object",
+      text: "Sure! The meeting went well, everyone agreed on the plan, and there is nothing more to add.",
+    });
   });
 
   it("reports cut-off JSON as LLM_OUTPUT_TRUNCATED", async () => {

@@ -187,7 +187,12 @@ describe("hostile HTTP", () => {
         },
       });
       const init = { method: path === "/api/config" ? "PUT" : "POST", body: stream, duplex: "half" } as RequestInit;
-      const headers = new Headers({ authorization: `Bearer ${ADMIN}`, "device-id": "aa:bb:cc:00:00:79", "content-type": "application/json", "cf-connecting-ip": "198.19.0.1" });
+      const headers = new Headers({
+        authorization: `Bearer ${ADMIN}`,
+        "device-id": "aa:bb:cc:00:00:79",
+        "content-type": "application/json",
+        "cf-connecting-ip": "198.19.0.1",
+      });
       const req = new Request(`${BASE}${path}`, { ...init, headers });
       expect(req.headers.has("content-length"), path).toBe(false);
       const res = await app.fetch(req, sweepEnv, { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext);

@@ -44,6 +44,9 @@ describe("layer rules", () => {
       "src/meeting/uses-node.ts": 'import { readFileSync } from "node:fs";\nexport const r = readFileSync;\n',
       "src/session/host.ts": 'import { x } from "../peer/x.ts";\nexport const y = x;\n',
       "src/peer/x.ts": "export const x = 1;\n",
+      // A capability folder the rules do not name yet is still out of the session's reach.
+      "src/session/timers.ts": 'import { z } from "../newcap/z.ts";\nexport const t = z;\n',
+      "src/newcap/z.ts": "export const z = 1;\n",
     });
     const { ok, output } = cruise(dir);
     expect(ok).toBe(false);
@@ -51,6 +54,7 @@ describe("layer rules", () => {
     expect(output).toContain("runtime-only-in-adapters: src/peer/uses-runtime.ts");
     expect(output).toContain("no-node-builtins-in-src: src/meeting/uses-node.ts");
     expect(output).toContain("session-imports-no-capability: src/session/host.ts → src/peer/x.ts");
+    expect(output).toContain("session-imports-no-capability: src/session/timers.ts → src/newcap/z.ts");
   }, 60_000);
 
   it("pass on the project's own tree", () => {

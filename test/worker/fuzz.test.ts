@@ -151,6 +151,46 @@ describe("fuzz: malformed frames over authenticated sockets", () => {
     for (const s of [...sockets, bystander.sock]) s.close();
   });
 
+  it("answers malformed JSON carried in v2/v3 binary frames as §10 says, inside the same rate limit", { timeout: 60_000 }, async () => {
+    const encoder = new TextEncoder();
+    const wrap = (version: number, text: string): Uint8Array => {
+      const body = encoder.encode(text);
+      const head = version === 2 ? 16 : 4;
+      const out = new Uint8Array(head + body.length);
+      const view = new DataView(out.buffer);
+      if (version === 2) {
+        view.setUint16(0, 2);
+        view.setUint16(2, 1); // type 1: a JSON message
+        view.setUint32(12, body.length);
+      } else {
+        view.setUint8(0, 1);
+        view.setUint16(2, body.length);
+      }
+      out.set(body, head);
+      return out;
+    };
+    for (const version of [2, 3]) {
+      // v3's payload size is 16 bits: frames over 64 KiB cannot be carried, so they are left out there.
+      const mine = fc.sample(cases, { numRuns: 150, seed: 40 + version }).filter((c) => version === 2 || encoder.encode(c.frame).length <= 0xffff);
+      const sock = await openSocket(uniqueId("fj:fj:fj"), { headers: { "protocol-version": String(version) } });
+      await sock.request({ type: "hello", version });
+      const mismatches: string[] = [];
+      for (const c of mine) {
+        const reply = sock.next((m) => m.type !== "mcp");
+        sock.ws.send(wrap(version, c.frame));
+        const got = await reply;
+        if (!matches(got, c.expect)) mismatches.push(`v${version} ${c.frame.slice(0, 120)} → ${JSON.stringify(got).slice(0, 200)}`);
+      }
+      expect(mismatches.slice(0, 5)).toEqual([]);
+      // The bucket holds at most a burst of 200: 300 frames at once run it dry, then RATE_LIMITED.
+      for (let i = 0; i < 300; i++) sock.ws.send(wrap(version, '{"type":"no_such_type"}'));
+      expect(await sock.next((m) => m.code === "RATE_LIMITED")).toMatchObject({ type: "error", code: "RATE_LIMITED" });
+      expect(sock.closeEvent).toBeUndefined();
+      sock.close();
+    }
+    expect(errors).toEqual([]);
+  });
+
   it("drops malformed binary frames of every version with at most one INVALID_FRAME per 5 s", async () => {
     const frames = fc.sample(fc.uint8Array({ minLength: 1, maxLength: 40 }), { numRuns: 300, seed: 7 });
     for (const version of ["2", "3"]) {

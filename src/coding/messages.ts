@@ -29,7 +29,7 @@ const level = z.preprocess(
   (v) => {
     if (typeof v !== "string") return v;
     const k = v.trim().toLowerCase();
-    return LEVEL_ALIASES[k] ?? k;
+    return Object.hasOwn(LEVEL_ALIASES, k) ? LEVEL_ALIASES[k] : k;
   },
   z.enum(LOG_LEVELS, { error: "must be one of info|warn|error" }).default("info"),
 );

@@ -47,6 +47,8 @@ describe("CodingIn", () => {
   it("names missing and invalid fields precisely", () => {
     expect(why({ type: "coding", event: "log" })).toBe("missing: text");
     expect(why({ type: "coding", event: "log", text: "x", level: "loud" })).toBe("invalid: level (must be one of info|warn|error)");
+    for (const level of ["constructor", "__proto__", "toString"])
+      expect(why({ type: "coding", event: "log", text: "x", level })).toBe("invalid: level (must be one of info|warn|error)");
     expect(why({ type: "coding", event: "log", text: 42 })).toBe("invalid: text (must be a string)");
     expect(why({ type: "coding", event: "step", name: "build" })).toBe("missing: status");
     expect(why({ type: "coding", event: "step" })).toBe("missing: name,status");

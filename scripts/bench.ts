@@ -14,6 +14,7 @@ import { echoTarget, FD_HINT, oursTarget } from "./lib/bench/targets.ts";
 import type { BenchContext, BenchOptions, RestartOptions } from "./lib/bench/types.ts";
 import { PEER_INBOX_MAX } from "./lib/bench/scenarios/inbox.ts";
 import { reloadWorker } from "./lib/bench/reload.ts";
+import { saveProfile, startProfiler, summarize } from "./lib/bench/profile.ts";
 
 // npm run bench [-- --devices N --rate R --only connect,capacity,peer,inbox,fanout,finalize,voice --json]
 // Starts bench/wrangler.toml (our Worker unchanged + a bare echo Durable Object, one workerd) with
@@ -57,6 +58,8 @@ const USAGE = `usage: npm run bench -- [options]
   --only LIST     comma list of scenarios: ${SCENARIOS.map((s) => s.name).join(", ")}
   --json          print the JSON report instead of the table
   --verbose       echo wrangler dev's output, with the Worker's own logs, to stderr
+  --cpu-profile DIR  write a CPU profile of the Worker's isolate per scenario to DIR (open it in
+                  Chrome DevTools) and log its top functions
   --state-on-disk keep workerd's local state on disk instead of tmpfs (/dev/shm): adds this
                   machine's fsync latency to every first write of a new object`;
 
@@ -93,6 +96,7 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     verbose: { type: "boolean", default: false },
     "state-on-disk": { type: "boolean", default: false },
+    "cpu-profile": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -283,9 +287,11 @@ const ctx: BenchContext = {
   ours: oursTarget(base),
   echo: echoTarget(base),
   async restart(vars, opts) {
+    const resumeProfile = await beforeRestart();
     await srv.stop();
     server = undefined;
     srv = await startServer(vars, opts);
+    await resumeProfile?.();
     server = srv;
     starts++;
     outputs.push(srv.output);
@@ -312,7 +318,40 @@ const ctx: BenchContext = {
   cpu: () => sampleCpu(srv.pid, srv.port),
   stopped: () => stopping,
   ids: macIds,
+  ...(values["cpu-profile"] ? { profile: (name: string) => profileScenario(values["cpu-profile"]!, name) } : {}),
 };
+
+// A restart inside a scenario (the fleet storm's echo half runs on a fresh server) ends the
+// profile of the old server there and starts one of the new: one profile per server.
+let profiling: { name: string; part: number; stop: () => Promise<string[]> } | undefined;
+
+async function profileServer(dir: string, name: string, part: number) {
+  const profiler = await startProfiler(srv.inspectorPort);
+  profiling = {
+    name,
+    part,
+    async stop() {
+      profiling = undefined;
+      const profile = await profiler.stop();
+      mkdirSync(dir, { recursive: true });
+      const file = join(dir, `${name}-${part}-${Date.now()}.cpuprofile`);
+      saveProfile(file, profile);
+      return [`cpu profile of ${name} (server ${part}): ${file}`, ...summarize(profile)];
+    },
+  };
+}
+
+async function profileScenario(dir: string, name: string): Promise<() => Promise<string[]>> {
+  await profileServer(dir, name, 1);
+  return async () => (profiling ? profiling.stop() : []);
+}
+
+async function beforeRestart(): Promise<(() => Promise<void>) | undefined> {
+  const p = profiling;
+  if (!p) return undefined;
+  for (const line of await p.stop()) log(line);
+  return () => profileServer(values["cpu-profile"]!, p.name, p.part + 1);
+}
 
 const loadBefore = loadavg();
 const machineBefore = machineCpu();

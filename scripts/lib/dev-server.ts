@@ -41,6 +41,8 @@ export interface DevServerOptions {
 export interface DevServer {
   url: string;
   port: number;
+  /** wrangler dev's inspector (Chrome DevTools protocol): `/json` lists the Worker's isolate. */
+  inspectorPort: number;
   persistTo: string;
   /** Process id of the wrangler child (workerd runs among its descendants). */
   pid: number;
@@ -122,6 +124,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   return {
     url,
     port,
+    inspectorPort: inspector,
     persistTo,
     pid: child.pid ?? 0,
     output: () => out,

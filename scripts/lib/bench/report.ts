@@ -32,7 +32,9 @@ export async function runScenarios(scenarios: Scenario[], ctx: BenchContext): Pr
     if (i > 0 && !s.ownServer) await ctx.restart();
     log(`== ${s.name}: ${s.title}`);
     try {
+      const profiled = await ctx.profile?.(s.name);
       const r = await s.run(ctx);
+      if (profiled) for (const line of await profiled()) log(line);
       out.push({ name: s.name, title: s.title, durationS: Math.round((performance.now() - t0) / 100) / 10, ...r, figures: r.figures.map(withRatio) });
     } catch (err) {
       const e = err as Error;

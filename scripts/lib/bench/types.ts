@@ -107,6 +107,8 @@ export interface BenchContext {
   stopped(): boolean;
   /** Unique device ids for this run: `<prefix>` + index, valid device ids. */
   ids(prefix: string, n: number): string[];
+  /** With --cpu-profile: profiles the Worker's isolate while a scenario runs; resolves to a summary. */
+  profile?(name: string): Promise<() => Promise<string[]>>;
 }
 
 /** A check on a figure, e.g. "< 50 ms" on ours, or "≤ 1.5× echo" on the ratio. */

@@ -65,7 +65,7 @@ export class CodingStore extends LazyStore {
   private mirror: HistoryEntry[] | null = null;
 
   constructor(sql: Sql, schema: Schema, facts: DeviceStore) {
-    super(sql, schema);
+    super(sql, schema, [CODING_MIGRATION]);
     this.facts = facts;
   }
 

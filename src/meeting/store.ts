@@ -1,5 +1,5 @@
 import type { Session } from "../session/capability.ts";
-import { LazyStore } from "../storage/sql.ts";
+import { LazyStore, type Schema, type Sql } from "../storage/sql.ts";
 import type { Segment } from "./messages.ts";
 import type { Summary } from "./summary/schema.ts";
 
@@ -83,6 +83,10 @@ export function newMeetingId(now: number): string {
 }
 
 export class MeetingStore extends LazyStore {
+  constructor(sql: Sql, schema: Schema) {
+    super(sql, schema, [MEETING_MIGRATION]);
+  }
+
   /** The newest meeting of this device, whatever its phase. */
   latest(): MeetingRow | null {
     if (!this.schema.exists()) return null;

@@ -1,6 +1,6 @@
 import { log } from "../log.ts";
 import { recordWebhook } from "../metrics/analytics.ts";
-import { LazyStore } from "../storage/sql.ts";
+import { LazyStore, type Schema, type Sql } from "../storage/sql.ts";
 
 // The meeting webhook (PROTOCOL §6.1): signed twice (our X-Meeting-Signature and the Standard
 // Webhooks headers), 5 s timeout, retried after each delay of MEETING_WEBHOOK_RETRY_S (plus up to
@@ -127,6 +127,10 @@ export interface WebhookView {
 }
 
 export class WebhookOutbox extends LazyStore {
+  constructor(sql: Sql, schema: Schema) {
+    super(sql, schema, [OUTBOX_MIGRATION, OUTBOX_STATE_MIGRATION]);
+  }
+
   add(id: string, url: string, body: string, now: number): void {
     this.db.exec("INSERT OR IGNORE INTO webhook_outbox (id, url, body, created_at) VALUES (?, ?, ?, ?)", id, url, body, now);
   }

@@ -1,4 +1,4 @@
-import type { Schema, Sql } from "../storage/sql.ts";
+import type { Schema, Sql, Tables } from "../storage/sql.ts";
 import type { DeliveryOutcome, PeerEnvelope } from "./messages.ts";
 
 // The offline inbox in the target device's own SQLite (PROTOCOL §9). The server message id is the
@@ -39,7 +39,7 @@ export interface Drained {
 
 export class Inbox {
   private readonly sql: Sql;
-  private readonly schema: Schema;
+  private readonly schema: Tables;
   /** Messages (not notices) held, as of `countedAt`; kept in step by enqueue and drain. */
   private held: number | undefined;
   /** The earliest expiry among held messages: before it, nothing needs purging. */
@@ -47,7 +47,7 @@ export class Inbox {
 
   constructor(sql: Sql, schema: Schema) {
     this.sql = sql;
-    this.schema = schema;
+    this.schema = schema.part([INBOX_MIGRATION]);
   }
 
   /** Drops expired entries and recounts; only when something may have expired. */

@@ -1,5 +1,5 @@
 import type { ModeName } from "../protocol/messages.ts";
-import type { Schema, Sql } from "../storage/sql.ts";
+import type { Schema, Sql, Tables } from "../storage/sql.ts";
 
 // Small per-device facts in the device's own SQLite (its mode, last sighting, and whatever small
 // values capabilities keep under their own keys). Values are cached after the first read; the
@@ -33,11 +33,11 @@ export class DeviceStore {
   private readonly cache = new Map<string, unknown>();
 
   private readonly sql: Sql;
-  private readonly schema: Schema;
+  private readonly schema: Tables;
 
   constructor(sql: Sql, schema: Schema) {
     this.sql = sql;
-    this.schema = schema;
+    this.schema = schema.part([DEVICE_KV_MIGRATION]);
   }
 
   get<T>(f: Fact<T>): T | undefined {

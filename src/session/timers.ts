@@ -1,4 +1,4 @@
-import type { Schema, Sql } from "../storage/sql.ts";
+import type { Schema, Sql, Tables } from "../storage/sql.ts";
 
 // One alarm, many timers (the agents SDK pattern): a due-time table in SQLite, and the object's
 // single alarm always set to the earliest entry. Timers survive hibernation and eviction.
@@ -31,12 +31,12 @@ export class TimerTable {
   private floor: number | null = null;
 
   private readonly sql: Sql;
-  private readonly schema: Schema;
+  private readonly schema: Tables;
   private readonly alarm: AlarmPort;
 
   constructor(sql: Sql, schema: Schema, alarm: AlarmPort) {
     this.sql = sql;
-    this.schema = schema;
+    this.schema = schema.part([TIMERS_MIGRATION]);
     this.alarm = alarm;
   }
 

@@ -1,4 +1,4 @@
-import type { Migration, Schema, Sql } from "../storage/sql.ts";
+import type { Migration, Schema, Sql, Tables } from "../storage/sql.ts";
 
 // Chat history per device (PROTOCOL §5.1): the last CHAT_HISTORY_TURNS exchanges in the device's
 // own SQLite, so it survives reconnects, eviction and restarts. The assistant side holds what the
@@ -20,11 +20,11 @@ export interface HistoryMessage {
 
 export class ChatHistory {
   private readonly sql: Sql;
-  private readonly schema: Schema;
+  private readonly schema: Tables;
 
   constructor(sql: Sql, schema: Schema) {
     this.sql = sql;
-    this.schema = schema;
+    this.schema = schema.part([HISTORY_MIGRATION]);
   }
 
   /** The last `turns` exchanges, oldest first, never starting with an assistant message. */

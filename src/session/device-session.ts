@@ -79,8 +79,10 @@ export class DeviceSession implements Session {
     this.rt = rt;
     this.registry = registryOf(capabilities);
     this.schema = new Schema(rt.sql, this.registry.migrations);
-    this.store = new DeviceStore(rt.sql, this.schema);
-    this.timers = new TimerTable(rt.sql, this.schema, rt.alarm);
+    // Every device writes both on its first connect: one batch of DDL, not two.
+    const core = this.schema.part(CORE_TABLES.migrations);
+    this.store = new DeviceStore(rt.sql, core);
+    this.timers = new TimerTable(rt.sql, core, rt.alarm);
     this.turns = new TurnRunner({
       now: () => this.now(),
       send: (conn, msg) => this.send(conn, msg),

@@ -1,5 +1,5 @@
 import type { ModeName } from "../protocol/messages.ts";
-import type { Schema, Sql, Tables } from "../storage/sql.ts";
+import type { Sql, Tables } from "../storage/sql.ts";
 
 // Small per-device facts in the device's own SQLite (its mode, last sighting, and whatever small
 // values capabilities keep under their own keys). Values are cached after the first read; the
@@ -35,9 +35,9 @@ export class DeviceStore {
   private readonly sql: Sql;
   private readonly schema: Tables;
 
-  constructor(sql: Sql, schema: Schema) {
+  constructor(sql: Sql, tables: Tables) {
     this.sql = sql;
-    this.schema = schema.part([DEVICE_KV_MIGRATION]);
+    this.schema = tables;
   }
 
   get<T>(f: Fact<T>): T | undefined {

@@ -1,4 +1,4 @@
-import type { Schema, Sql, Tables } from "../storage/sql.ts";
+import type { Sql, Tables } from "../storage/sql.ts";
 
 // One alarm, many timers (the agents SDK pattern): a due-time table in SQLite, and the object's
 // single alarm always set to the earliest entry. Timers survive hibernation and eviction.
@@ -34,9 +34,9 @@ export class TimerTable {
   private readonly schema: Tables;
   private readonly alarm: AlarmPort;
 
-  constructor(sql: Sql, schema: Schema, alarm: AlarmPort) {
+  constructor(sql: Sql, tables: Tables, alarm: AlarmPort) {
     this.sql = sql;
-    this.schema = schema.part([TIMERS_MIGRATION]);
+    this.schema = tables;
     this.alarm = alarm;
   }
 

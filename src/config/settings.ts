@@ -123,6 +123,8 @@ export const SettingsSchema = z.object({
   ASR_TIMEOUT_MS: int(15_000, 1000, 120_000),
   // Recognition starts in the pause that may end the turn (src/voice/early-asr.ts).
   ASR_EARLY_START: bool(true),
+  // The reply's first LLM round starts on that early answer, outside modes (src/voice/early-reply.ts).
+  LLM_EARLY_START: bool(true),
   LLM_TIMEOUT_MS: int(20_000, 1000, 120_000),
   TTS_BASE_URL: str(),
   TTS_API_KEY: str(),

@@ -1,5 +1,5 @@
 import type { Settings } from "../config/settings.ts";
-import { type ChatLlm, type ChatMessage, type ChatTool, ProviderError, type ToolCall } from "../llm/chat-stream.ts";
+import { type ChatLlm, type ChatMessage, type ChatRequest, type ChatTool, ProviderError, type ToolCall } from "../llm/chat-stream.ts";
 import { log } from "../log.ts";
 import { checkArgs } from "../tools/args.ts";
 import { ToolNames } from "../tools/names.ts";
@@ -46,7 +46,7 @@ function toolSpecs(names: ToolNames): ChatTool[] {
 }
 
 /** Streams one round: text is spoken as it comes; returns the round's text and its tool calls. */
-async function streamRound(port: RoundsPort, req: Parameters<ChatLlm["stream"]>[0], t0: number): Promise<{ text: string; calls: ToolCall[] }> {
+async function streamRound(port: RoundsPort, req: ChatRequest, t0: number): Promise<{ text: string; calls: ToolCall[] }> {
   const { metrics, splitter } = port;
   const took = () => port.clock.now() - t0;
   let text = "";
@@ -110,6 +110,27 @@ function record(port: RoundsPort, name: string, kind: string | null, ms: number,
   log.info("voice.tool", { deviceId: port.deviceId, name, kind, ms, ok: result.ok, code: result.ok ? null : result.code });
 }
 
+type RequestPort = Pick<RoundsPort, "settings" | "model" | "signal">;
+
+/** The request of one round: the last one (after CHAT_MAX_TOOL_ROUNDS) may not call tools. */
+function roundRequest(port: RequestPort, messages: ChatMessage[], specs: ChatTool[] | null, last: boolean): ChatRequest {
+  const s = port.settings;
+  return {
+    messages,
+    maxTokens: s.CHAT_MAX_TOKENS,
+    ...(port.model ? { model: port.model } : {}),
+    signal: port.signal,
+    firstChunkTimeoutMs: s.LLM_TIMEOUT_MS,
+    ...(specs ? { tools: specs, toolChoice: last ? ("none" as const) : ("auto" as const) } : {}),
+  };
+}
+
+/** The first request `runRounds` makes for these messages and tools (the early reply's). */
+export function firstRoundRequest(port: RequestPort, messages: ChatMessage[], tools: readonly TurnTool[]): ChatRequest {
+  const names = new ToolNames(tools);
+  return roundRequest(port, messages, names.size > 0 ? toolSpecs(names) : null, port.settings.CHAT_MAX_TOOL_ROUNDS <= 0);
+}
+
 /** Runs the rounds into `messages` (extended with the tool traffic of this turn only). */
 export async function runRounds(port: RoundsPort, messages: ChatMessage[], tools: readonly TurnTool[]): Promise<RoundsOutcome> {
   const s = port.settings;
@@ -119,14 +140,7 @@ export async function runRounds(port: RoundsPort, messages: ChatMessage[], tools
   const t0 = port.clock.now();
   for (let round = 0; ; ) {
     const last = round >= s.CHAT_MAX_TOOL_ROUNDS;
-    const req = {
-      messages,
-      maxTokens: s.CHAT_MAX_TOKENS,
-      ...(port.model ? { model: port.model } : {}),
-      signal: port.signal,
-      firstChunkTimeoutMs: s.LLM_TIMEOUT_MS,
-      ...(specs ? { tools: specs, toolChoice: last ? ("none" as const) : ("auto" as const) } : {}),
-    };
+    const req = roundRequest(port, messages, specs, last);
     let out: { text: string; calls: ToolCall[] };
     try {
       out = await streamRound(port, req, t0);

@@ -1,3 +1,4 @@
+import { cancelEarlyReply, type EarlyReply } from "./early-reply.ts";
 import type { Asr } from "./providers/asr.ts";
 import { UPLINK_RATE } from "./listener.ts";
 
@@ -15,6 +16,8 @@ export interface EarlyAsr {
   readonly startedAt: number;
   readonly controller: AbortController;
   readonly result: Promise<string>;
+  /** The reply's first LLM round, started on this answer while the pause lasts (early-reply.ts). */
+  reply: EarlyReply | null;
 }
 
 export interface EarlyAsrOptions {
@@ -32,11 +35,12 @@ export function startEarlyAsr(asr: Asr, audio: Int16Array, opts: EarlyAsrOptions
   });
   // Nobody may await a cancelled speculation: its failure must not surface as unhandled.
   result.catch(() => {});
-  return { samples: audio.length, startedAt: opts.now, controller, result };
+  return { samples: audio.length, startedAt: opts.now, controller, result, reply: null };
 }
 
 export function cancelEarlyAsr(early: EarlyAsr | null): null {
   early?.controller.abort(new DOMException("the speaker went on", "AbortError"));
+  if (early) early.reply = cancelEarlyReply(early.reply);
   return null;
 }
 

@@ -20,6 +20,8 @@ export class TurnMetrics {
   asrMs: number | null = null;
   /** How long before the end of speech recognition started (ASR_EARLY_START), when it did. */
   asrHeadStartMs: number | null = null;
+  /** How long before chat asked for it the first LLM round had started (LLM_EARLY_START), when it had. */
+  llmHeadStartMs: number | null = null;
   llmFirstTokenMs: number | null = null;
   /** Until the first whole sentence: speech waits for it, so it is provider time too. */
   llmFirstSentenceMs: number | null = null;
@@ -46,6 +48,7 @@ export class TurnMetrics {
       audioMs: this.audioMs,
       asrMs: this.asrMs,
       asrHeadStartMs: this.asrHeadStartMs,
+      llmHeadStartMs: this.llmHeadStartMs,
       llmFirstTokenMs: this.llmFirstTokenMs,
       ttsFirstAudioMs: r?.ttsFirstAudioMs ?? null,
       firstFrameMs,

@@ -9,9 +9,10 @@ import { attached, type HandlerCtx } from "../session/capability.ts";
 import type { OpusEncoder, OpusLib } from "./opus.ts";
 import { AlertError, type Turn } from "../session/turns.ts";
 import type { ToolSource, TurnTool } from "../tools/tool.ts";
-import { type RoundsOutcome, runRounds } from "./chat-rounds.ts";
+import { firstRoundRequest, type RoundsOutcome, runRounds } from "./chat-rounds.ts";
 import type { Clock } from "./clock.ts";
 import { cancelEarlyAsr, startEarlyAsr, type EarlyAsr } from "./early-asr.ts";
+import { cancelEarlyReply, startEarlyReply, withEarlyReply, type EarlyReply } from "./early-reply.ts";
 import { ChatHistory } from "./history.ts";
 import { Listener, UPLINK_RATE, type Utterance } from "./listener.ts";
 import { TurnMetrics, type TurnTrigger } from "./metrics.ts";
@@ -56,6 +57,8 @@ export interface ActiveTurn {
   dispatching: boolean;
   /** A reply is playing: realtime speech now is a barge-in; other modes' audio is not speech. */
   replying: boolean;
+  /** The first LLM round started in the pause, until chat takes it (or the turn ends). */
+  earlyReply: EarlyReply | null;
 }
 
 /** Downlink Opus: complexity 5 at 24 kbps costs 0.2 ms per 60 ms frame (VOICE.md §1). */
@@ -105,7 +108,7 @@ export function startVoiceTurn(
 ): void {
   const metrics = new TurnMetrics(trigger, ctx.now);
   ctx.session.turns.start(ctx.conn, "the voice turn", async (turn) => {
-    const active: ActiveTurn = { turn, metrics, dispatching: false, replying: false };
+    const active: ActiveTurn = { turn, metrics, dispatching: false, replying: false, earlyReply: null };
     vc.active = active;
     try {
       await body(turn, active);
@@ -114,6 +117,7 @@ export function startVoiceTurn(
       throw err;
     } finally {
       if (vc.active === active) vc.active = null;
+      active.earlyReply = cancelEarlyReply(active.earlyReply);
       metrics.interrupted ||= turn.signal.aborted;
       metrics.log(ctx.session.deviceId);
       // GET /api/stats counts turns and their time to the first frame (the fleet registry).
@@ -146,7 +150,28 @@ export function recogniseEarly(ctx: HandlerCtx, vc: VoiceConn, services: VoiceSe
   const asr = providersFor(s, services.ai).asr;
   if (!asr.ok) return;
   const language = asrLanguage(ctx);
-  vc.early = startEarlyAsr(asr.value, audio, { timeoutMs: s.ASR_TIMEOUT_MS, now: services.clock.now(), ...(language ? { language } : {}) });
+  const early = startEarlyAsr(asr.value, audio, { timeoutMs: s.ASR_TIMEOUT_MS, now: services.clock.now(), ...(language ? { language } : {}) });
+  vc.early = early;
+  // Outside any mode an utterance goes to chat: its first LLM round can start on this answer too.
+  if (s.LLM_EARLY_START && ctx.session.mode === null) {
+    early.result.then(
+      (text) => replyEarly(ctx, vc, services, early, text),
+      () => {},
+    );
+  }
+}
+
+/** Starts the first LLM round chat would make for `text` while the pause lasts (early-reply.ts). */
+async function replyEarly(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServices, early: EarlyAsr, text: string): Promise<void> {
+  const stillPaused = () => vc.early === early && !early.controller.signal.aborted;
+  if (!text || !stillPaused()) return;
+  const s = ctx.session.settings;
+  const llm = providersFor(s, services.ai).llm;
+  if (!llm.ok) return;
+  const tools = await turnTools(ctx, services);
+  if (!stillPaused()) return;
+  const req = firstRoundRequest(chatRequestPort(ctx, new AbortController().signal), chatMessages(ctx, text, tools), tools);
+  early.reply = startEarlyReply(llm.value, req, services.clock.now());
 }
 
 /** Recognises an utterance the listener captured and hands the text on. */
@@ -177,6 +202,8 @@ export async function speechTurn(
         turn.signal.removeEventListener("abort", cancel);
       }
       metrics.asrHeadStartMs = t0 - early.startedAt;
+      active.earlyReply = early.reply;
+      early.reply = null;
     } else {
       const language = asrLanguage(ctx);
       text = await asr.value.transcribe(u.audio, UPLINK_RATE, {
@@ -273,6 +300,25 @@ export async function say(ctx: HandlerCtx, vc: VoiceConn, services: VoiceService
   }
 }
 
+/** The chat request's messages: system prompt (with the time), the recent history, the utterance. */
+function chatMessages(ctx: HandlerCtx, text: string, tools: readonly TurnTool[]): ChatMessage[] {
+  const { session } = ctx;
+  const s = session.settings;
+  const profile = profileOf(session);
+  const history = new ChatHistory(session.sql, session.schema);
+  return [
+    { role: "system", content: systemPrompt(profile.prompt || s.CHAT_SYSTEM_PROMPT, session.now(), s.TIMEZONE_OFFSET_MIN, tools.length > 0) },
+    ...history.recent(s.CHAT_HISTORY_TURNS).map((m) => ({ role: m.role, content: m.content })),
+    { role: "user", content: text },
+  ];
+}
+
+/** Settings, model (the profile's over LLM_MODEL, PROTOCOL §11) and signal of the chat rounds. */
+function chatRequestPort(ctx: HandlerCtx, signal: AbortSignal) {
+  const llmModel = profileOf(ctx.session).llmModel;
+  return { settings: ctx.session.settings, signal, ...(llmModel ? { model: llmModel } : {}) };
+}
+
 /** The tools every source offers for this turn; a source that fails offers none. */
 async function turnTools(ctx: HandlerCtx, services: VoiceServices): Promise<TurnTool[]> {
   const out: TurnTool[] = [];
@@ -294,29 +340,29 @@ export async function chat(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServic
   const { session } = ctx;
   const s = session.settings;
   const { turn, metrics } = active;
+  const early = active.earlyReply;
+  active.earlyReply = null;
   const llm = providersFor(s, services.ai).llm;
-  if (!llm.ok) throw new AlertError(llm.reason);
+  if (!llm.ok) {
+    cancelEarlyReply(early);
+    throw new AlertError(llm.reason);
+  }
   const history = new ChatHistory(session.sql, session.schema);
-  const profile = profileOf(session);
   const reply = replyFor(ctx, vc, services, active);
   reply.start();
   active.replying = true;
   const tools = await turnTools(ctx, services);
-  const messages: ChatMessage[] = [
-    { role: "system", content: systemPrompt(profile.prompt || s.CHAT_SYSTEM_PROMPT, session.now(), s.TIMEZONE_OFFSET_MIN, tools.length > 0) },
-    ...history.recent(s.CHAT_HISTORY_TURNS).map((m) => ({ role: m.role, content: m.content })),
-    { role: "user", content: text },
-  ];
+  const messages = chatMessages(ctx, text, tools);
   let failed = false;
   let end: RoundsOutcome["end"] = null;
   try {
     try {
       const port = {
+        ...chatRequestPort(ctx, turn.signal),
         deviceId: session.deviceId,
-        settings: s,
-        llm: llm.value,
-        ...(profile.llmModel ? { model: profile.llmModel } : {}),
-        signal: turn.signal,
+        llm: withEarlyReply(llm.value, early, (e) => {
+          metrics.llmHeadStartMs = services.clock.now() - e.startedAt;
+        }),
         clock: services.clock,
         metrics,
         splitter: new SentenceSplitter(),

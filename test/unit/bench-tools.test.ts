@@ -139,12 +139,17 @@ describe("voice with a tool round: helpers", () => {
   it("adds up the providers' fixed time on the critical path: ASR beyond its early start, one LLM first byte per round, TTS", () => {
     const o = { asrMs: 100, llmMs: 200, ttsMs: 100 };
     expect(ASR_HEAD_START_MS).toBe(VAD_SILENCE_MS - 300);
-    expect(criticalPathMs(o, 1, 0)).toEqual({ ms: 400, asrMs: 100, text: "ASR 100 + LLM 200 + TTS 100" });
+    expect(criticalPathMs(o, 1, 0)).toEqual({ ms: 400, asrMs: 100, llmMs: 200, text: "ASR 100 + LLM 200 + TTS 100" });
     expect(criticalPathMs(o, 2, 0)).toMatchObject({ ms: 600, text: "ASR 100 + LLM 2 × 200 + TTS 100" });
     // Recognition started 400 ms before the end of speech: a 100 ms recogniser is off the path, a 500 ms one half on it.
-    expect(criticalPathMs(o, 2, 400)).toMatchObject({ ms: 500, asrMs: 0 });
-    expect(criticalPathMs({ ...o, asrMs: 500 }, 1, 400)).toMatchObject({ ms: 400, asrMs: 100 });
-    expect(criticalPathMs(o).ms).toBe(criticalPathMs(o, 1, ASR_HEAD_START_MS).ms);
+    expect(criticalPathMs(o, 2, 400, false)).toMatchObject({ ms: 500, asrMs: 0 });
+    expect(criticalPathMs({ ...o, asrMs: 500 }, 1, 400, false)).toMatchObject({ ms: 400, asrMs: 100 });
+    // And the first LLM round started on that answer: 100 + 200 fits in the 400 ms, 300 + 200 does not by 100.
+    expect(criticalPathMs(o, 1, 400)).toMatchObject({ ms: 100, asrMs: 0, llmMs: 0 });
+    expect(criticalPathMs(o, 2, 400)).toMatchObject({ ms: 300, asrMs: 0, llmMs: 200 });
+    expect(criticalPathMs({ ...o, asrMs: 300 }, 1, 400)).toMatchObject({ ms: 200, asrMs: 0, llmMs: 100 });
+    expect(criticalPathMs({ ...o, asrMs: 500 }, 1, 400)).toMatchObject({ ms: 400, asrMs: 100, llmMs: 200 });
+    expect(criticalPathMs(o).ms).toBe(criticalPathMs(o, 1, ASR_HEAD_START_MS, true).ms);
   });
 
   it("scripts the fake: a tool call under the name the Worker offers, then the answer after the tool's result", () => {

@@ -174,8 +174,9 @@ describe("the device's profile and the fleet figures", () => {
  * A device in auto mode says something and pauses 360 ms: past the VAD's 300 ms tail, short of the
  * 700 ms that ends the turn. Resolves once the early recognition request has reached the fake.
  */
-async function speakThenPause(): Promise<{ sock: TestSocket; before: number }> {
-  const { sock } = await connectDevice(uniqueId());
+async function speakThenPause(): Promise<{ sock: TestSocket; before: number; id: string }> {
+  const id = uniqueId();
+  const { sock } = await connectDevice(id);
   const before = (await voice.records()).transcriptions.length;
   sock.send({ type: "listen", state: "start", mode: "auto" });
   sendAudio(sock, utterancePackets(900, 360));
@@ -184,7 +185,7 @@ async function speakThenPause(): Promise<{ sock: TestSocket; before: number }> {
     (n) => n === before + 1,
   );
   expect(asked).toBe(before + 1);
-  return { sock, before };
+  return { sock, before, id };
 }
 
 describe("speech turns", () => {
@@ -263,6 +264,61 @@ describe("speech turns", () => {
     expect(heard).toHaveLength(2);
     expect(heard[1].durationMs).toBeGreaterThan(heard[0].durationMs + 1000);
     expect(sock.received.filter((m) => m.type === "stt")).toHaveLength(1);
+    sock.close();
+  });
+
+  it("auto mode: the reply's first LLM round starts in the pause too, and the turn speaks it without asking again", async () => {
+    await voice.asr("recognised early");
+    await llm.answer("Right away.");
+    const log = vi.spyOn(console, "info");
+    const calls = await llm.calls();
+    const { sock, id } = await speakThenPause();
+    // The request went out in the pause, and nothing of it reached the device.
+    expect(
+      await eventually(
+        () => llm.calls(),
+        (n) => n === calls + 1,
+      ),
+    ).toBe(calls + 1);
+    await sock.request({ type: "keepalive" }, "pong");
+    expect(sequence(sock).filter((t) => t === "stt" || t.startsWith("tts") || t === "frame")).toEqual([]);
+    sendAudio(sock, utterancePackets(0, 1000));
+    expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "recognised early" });
+    expect(await sock.next((m) => m.type === "tts" && m.state === "sentence_start", 10_000)).toMatchObject({ text: "Right away." });
+    await sock.next(isStop, 15_000);
+    expect(await llm.calls()).toBe(calls + 1);
+    const turn = await eventually(
+      async () =>
+        log.mock.calls
+          .map((c) => String(c[0]))
+          .filter((l) => l.startsWith("{"))
+          .map((l) => JSON.parse(l))
+          .find((l) => l.event === "voice.turn" && l.deviceId === id),
+      (t) => t !== undefined,
+    );
+    expect(turn.llmHeadStartMs).toBeGreaterThan(0);
+    expect((await history(id)).map((m) => m.text)).toEqual(["recognised early", "Right away."]);
+    sock.close();
+  });
+
+  it("auto mode: voice after the pause cancels the early reply; the LLM is asked about the whole utterance", async () => {
+    await voice.asr(["the first half", "the whole sentence"]);
+    await llm.answer("Got it.");
+    const calls = await llm.calls();
+    const { sock, id } = await speakThenPause();
+    expect(
+      await eventually(
+        () => llm.calls(),
+        (n) => n === calls + 1,
+      ),
+    ).toBe(calls + 1);
+    sendAudio(sock, utterancePackets(900, 1200));
+    expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "the whole sentence" });
+    await sock.next(isStop, 15_000);
+    expect(await llm.calls()).toBe(calls + 2);
+    const asked = (await voice.records()).chats.slice(-2).map((c) => c.messages.at(-1).content);
+    expect(asked).toEqual(["the first half", "the whole sentence"]);
+    expect((await history(id)).map((m) => m.text)).toEqual(["the whole sentence", "Got it."]);
     sock.close();
   });
 

@@ -88,6 +88,8 @@ export interface VoiceTurnLog {
   deviceId: string;
   audioMs: number | null;
   asrMs: number | null;
+  /** The first LLM round had started this long before chat asked for it (LLM_EARLY_START), or null. */
+  llmHeadStartMs?: number | null;
   llmFirstTokenMs: number | null;
   ttsFirstAudioMs: number | null;
   firstFrameMs: number | null;
@@ -396,19 +398,25 @@ export const ASR_HEAD_START_MS = VAD_SILENCE_MS - 300;
 /**
  * The providers' fixed time on a turn's critical path, end of speech → first frame: what the
  * overhead figures subtract. The one place that says which provider waits the device's answer
- * waits for: the part of ASR's latency beyond its head start, each of `llmRounds` LLM rounds to its
- * first byte (a round that ends in tool calls, then the one that speaks), TTS to its first audio.
- * `asrMs`: ASR's share.
+ * waits for: the part of ASR's latency beyond its head start; each of `llmRounds` LLM rounds to its
+ * first byte (a round that ends in tool calls, then the one that speaks), where with `llmEarly`
+ * (LLM_EARLY_START, src/voice/early-reply.ts) the first round starts when that early recognition
+ * answers, so only what of ASR + that round lies beyond the head start is on the path; TTS to its
+ * first audio. `asrMs`, `llmMs`: their shares.
  */
 export function criticalPathMs(
   o: Pick<BenchOptions, "asrMs" | "llmMs" | "ttsMs">,
   llmRounds = 1,
   asrHeadStartMs = ASR_HEAD_START_MS,
-): FixedTime & { asrMs: number } {
+  llmEarly = asrHeadStartMs > 0,
+): FixedTime & { asrMs: number; llmMs: number } {
   const asr = Math.max(0, o.asrMs - asrHeadStartMs);
   const asrText = asrHeadStartMs > 0 ? `ASR ${asr} (${o.asrMs}, sent ${asrHeadStartMs} ms before the end of speech)` : `ASR ${asr}`;
-  const llm = llmRounds === 1 ? `LLM ${o.llmMs}` : `LLM ${llmRounds} × ${o.llmMs}`;
-  return { ms: asr + llmRounds * o.llmMs + o.ttsMs, asrMs: asr, text: `${asrText} + ${llm} + TTS ${o.ttsMs}` };
+  const first = llmEarly ? Math.max(0, o.asrMs + o.llmMs - asrHeadStartMs) - asr : o.llmMs;
+  const llm = first + (llmRounds - 1) * o.llmMs;
+  const rounds = llmRounds === 1 ? `${o.llmMs}` : `${llmRounds} × ${o.llmMs}`;
+  const llmText = llmEarly ? `LLM ${llm} (${rounds}, the first started on that early answer)` : `LLM ${rounds}`;
+  return { ms: asr + llm + o.ttsMs, asrMs: asr, llmMs: llm, text: `${asrText} + ${llmText} + TTS ${o.ttsMs}` };
 }
 
 /** What a variant of the voice scenario (voice-tools.ts) changes; the plain scenario is PLAIN. */
@@ -455,13 +463,14 @@ export async function runVoice(ctx: BenchContext, variant: VoiceVariant): Promis
   const extraMs = variant.extra?.ms ?? 0;
   const fixedMs = path.ms + extraMs;
   const fixedText = `${path.text}${variant.extra ? ` + ${variant.extra.text}` : ""}`;
-  // The first LLM request → its first spoken token, when there are tool rounds or a device's wait in between.
+  // Chat asking for the first LLM round → its first spoken token (a round started in the pause has
+  // had its head start), with any tool rounds and the device's wait in between.
   const llmSpan: FixedTime =
     variant.llmRounds === 1 && !variant.extra
-      ? { ms: llmMs, text: `${llmMs} ms` }
+      ? { ms: path.llmMs, text: `${path.llmMs} ms` }
       : {
-          ms: variant.llmRounds * llmMs + extraMs,
-          text: `${variant.llmRounds * llmMs + extraMs} ms (${variant.llmRounds} rounds${variant.extra ? ` + ${variant.extra.text}` : ""})`,
+          ms: path.llmMs + extraMs,
+          text: `${path.llmMs + extraMs} ms (${variant.llmRounds} rounds${variant.extra ? ` + ${variant.extra.text}` : ""})`,
         };
   const notes: string[] = [];
   const lib = loadOpus(new WebAssembly.Module(readFileSync(join(ROOT, "node_modules/@evan/opus/wasm/opus.wasm"))));
@@ -481,8 +490,9 @@ export async function runVoice(ctx: BenchContext, variant: VoiceVariant): Promis
         TTS_BASE_URL: fake.url,
         TTS_MODEL: "tts-1",
         VAD_SILENCE_MS: String(VAD_SILENCE_MS),
-        // As criticalPathMs counts ASR.
+        // As criticalPathMs counts ASR and the first LLM round.
         ASR_EARLY_START: "true",
+        LLM_EARLY_START: "true",
       },
       { workerLogs: true },
     );
@@ -611,6 +621,12 @@ export async function runVoice(ctx: BenchContext, variant: VoiceVariant): Promis
     { name: "  of which in the fake (body in → answer out), p50", unit: "ms", ours: ms(fakeOwn.asr, "p50"), echo: null },
     { name: `LLM first token beyond its fixed ${llmSpan.text}, as the Worker saw it, p50`, unit: "ms", ours: beyond(llmFirst, llmSpan.ms), echo: null },
     { name: "  of which in the fake, p50", unit: "ms", ours: ms(fakeOwn.llm, "p50"), echo: null },
+    {
+      name: "turns whose first LLM round started in the pause (the rest have all of it on the path)",
+      unit: "count",
+      ours: okLogged.filter(({ log }) => typeof log.llmHeadStartMs === "number").length,
+      echo: null,
+    },
     { name: "LLM first token → first whole sentence, p50", unit: "ms", ours: ms(sentenceGap, "p50"), echo: null },
     { name: `TTS first audio beyond its fixed ${ttsMs} ms, as the Worker saw it, p50`, unit: "ms", ours: beyond(ttsFirst, ttsMs), echo: null },
     { name: "  of which in the fake, p50", unit: "ms", ours: ms(fakeOwn.tts, "p50"), echo: null },

@@ -12,6 +12,8 @@ import type { ChatEvent, ChatLlm, ChatRequest } from "../llm/chat-stream.ts";
 export interface EarlyReply {
   readonly key: string;
   readonly startedAt: number;
+  /** The time its system prompt states: the turn's prompt states the same, or the requests differ. */
+  readonly askedAt: number;
   readonly controller: AbortController;
   /** The stream's events from its start, whoever takes them; once only. */
   take(): AsyncGenerator<ChatEvent>;
@@ -23,7 +25,7 @@ export function requestKey(req: ChatRequest): string {
 }
 
 /** Starts `req` now (its signal is replaced by the early reply's own) and buffers its events. */
-export function startEarlyReply(llm: ChatLlm, req: ChatRequest, now: number): EarlyReply {
+export function startEarlyReply(llm: ChatLlm, req: ChatRequest, now: number, askedAt: number): EarlyReply {
   const controller = new AbortController();
   const events: ChatEvent[] = [];
   let failure: { err: unknown } | null = null;
@@ -52,6 +54,7 @@ export function startEarlyReply(llm: ChatLlm, req: ChatRequest, now: number): Ea
   return {
     key: requestKey(req),
     startedAt: now,
+    askedAt,
     controller,
     async *take() {
       if (taken) throw new Error("an early reply is taken once");
@@ -75,7 +78,7 @@ export function startEarlyReply(llm: ChatLlm, req: ChatRequest, now: number): Ea
  * `llm`, whose first request is answered by `early` when it is the same request (the turn's
  * signal then governs it); otherwise `early` is cancelled and the request made as usual.
  */
-export function withEarlyReply(llm: ChatLlm, early: EarlyReply | null, adopted: (early: EarlyReply) => void): ChatLlm {
+export function withEarlyReply(llm: ChatLlm, early: EarlyReply | null, decided: (early: EarlyReply, adopted: boolean) => void): ChatLlm {
   let pending = early;
   return {
     stream(req) {
@@ -85,9 +88,10 @@ export function withEarlyReply(llm: ChatLlm, early: EarlyReply | null, adopted: 
         const cancel = () => cancelEarlyReply(e);
         if (req.signal.aborted) cancel();
         else req.signal.addEventListener("abort", cancel, { once: true });
-        adopted(e);
+        decided(e, true);
         return e.take();
       }
+      if (e) decided(e, false);
       cancelEarlyReply(e);
       return llm.stream(req);
     },

@@ -170,8 +170,9 @@ async function replyEarly(ctx: HandlerCtx, vc: VoiceConn, services: VoiceService
   if (!llm.ok) return;
   const tools = await turnTools(ctx, services);
   if (!stillPaused()) return;
-  const req = firstRoundRequest(chatRequestPort(ctx, new AbortController().signal), chatMessages(ctx, text, tools), tools);
-  early.reply = startEarlyReply(llm.value, req, services.clock.now());
+  const at = ctx.session.now();
+  const req = firstRoundRequest(chatRequestPort(ctx, new AbortController().signal), chatMessages(ctx, text, tools, at), tools);
+  early.reply = startEarlyReply(llm.value, req, services.clock.now(), at);
 }
 
 /** Recognises an utterance the listener captured and hands the text on. */
@@ -301,13 +302,13 @@ export async function say(ctx: HandlerCtx, vc: VoiceConn, services: VoiceService
 }
 
 /** The chat request's messages: system prompt (with the time), the recent history, the utterance. */
-function chatMessages(ctx: HandlerCtx, text: string, tools: readonly TurnTool[]): ChatMessage[] {
+function chatMessages(ctx: HandlerCtx, text: string, tools: readonly TurnTool[], at: number): ChatMessage[] {
   const { session } = ctx;
   const s = session.settings;
   const profile = profileOf(session);
   const history = new ChatHistory(session.sql, session.schema);
   return [
-    { role: "system", content: systemPrompt(profile.prompt || s.CHAT_SYSTEM_PROMPT, session.now(), s.TIMEZONE_OFFSET_MIN, tools.length > 0) },
+    { role: "system", content: systemPrompt(profile.prompt || s.CHAT_SYSTEM_PROMPT, at, s.TIMEZONE_OFFSET_MIN, tools.length > 0) },
     ...history.recent(s.CHAT_HISTORY_TURNS).map((m) => ({ role: m.role, content: m.content })),
     { role: "user", content: text },
   ];
@@ -352,7 +353,9 @@ export async function chat(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServic
   reply.start();
   active.replying = true;
   const tools = await turnTools(ctx, services);
-  const messages = chatMessages(ctx, text, tools);
+  // The time the early request's prompt stated (a second or less ago), so that a minute turning over
+  // in the pause does not make the two requests differ.
+  const messages = chatMessages(ctx, text, tools, early?.askedAt ?? session.now());
   let failed = false;
   let end: RoundsOutcome["end"] = null;
   try {
@@ -360,8 +363,10 @@ export async function chat(ctx: HandlerCtx, vc: VoiceConn, services: VoiceServic
       const port = {
         ...chatRequestPort(ctx, turn.signal),
         deviceId: session.deviceId,
-        llm: withEarlyReply(llm.value, early, (e) => {
-          metrics.llmHeadStartMs = services.clock.now() - e.startedAt;
+        llm: withEarlyReply(llm.value, early, (e, adopted) => {
+          if (adopted) metrics.llmHeadStartMs = services.clock.now() - e.startedAt;
+          // Its input tokens were spent for nothing: say so where operators can find it.
+          else log.debug("voice.early_reply_unused", { deviceId: session.deviceId, reason: "the turn's request differs" });
         }),
         clock: services.clock,
         metrics,

@@ -126,8 +126,9 @@ export class DeviceObject extends DurableObject<Env> {
         now: () => Date.now(),
         sockets: () => ctx.getWebSockets().map((ws) => this.conn(ws)),
         lastAutoResponse: (conn) => (conn instanceof SocketConn ? (ctx.getWebSocketAutoResponseTimestamp(conn.ws)?.getTime() ?? 0) : 0),
-        defer: (work) => ctx.waitUntil(work),
-        later: (work, delayMs = 0) => ctx.waitUntil(scheduler.wait(delayMs).then(work)),
+        // Background work is a runtime entry too: a throw there is logged once, not a rejected waitUntil.
+        defer: (work) => ctx.waitUntil(guard("defer", this.fields, () => work, undefined)),
+        later: (work, delayMs = 0) => ctx.waitUntil(scheduler.wait(delayMs).then(() => guard("later", this.fields, work, undefined))),
       },
       // Per object, not per isolate: a stub is bound to the object that made it (workerd refuses
       // I/O through another object's stub), and the ports cache stubs.
@@ -232,7 +233,7 @@ export class DeviceObject extends DurableObject<Env> {
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    log.warn("socket.error", { ...this.fields, conn: this.conn(ws).state.id, error });
+    await guard("webSocketError", this.fields, () => log.warn("socket.error", { ...this.fields, conn: this.conn(ws).state.id, error }), undefined);
   }
 
   override async alarm(): Promise<void> {
@@ -266,7 +267,7 @@ export class DeviceObject extends DurableObject<Env> {
 
   /** Whether the device is connected, and since when; answered without touching storage. */
   async status(): Promise<{ online: boolean; since: number }> {
-    return this.session.status();
+    return guardRpc("status", this.fields, () => this.session.status());
   }
 
   async disconnect(): Promise<number> {

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { DeviceSession } from "../../src/session/device-session.ts";
 import { HelloOut } from "../../src/protocol/messages.ts";
 import { FIRMWARE_HELLO, connectDevice, eventually, openSocket, tokenFor, uniqueId, type TestSocket } from "./helpers.ts";
@@ -169,6 +169,39 @@ describe("errors keep the socket open", () => {
     sock.send({ type: "listen", state: "detect", text: "what is the weather" });
     expect(await sock.next((m) => m.type === "alert", 10_000)).toMatchObject({ status: "error", emotion: "sad" });
     expect(sock.received.filter((m) => m.type === "error")).toEqual([]);
+    sock.close();
+  });
+});
+
+describe("the error boundary around background work", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("deferred and delayed work that throws is logged once with the device id; the session goes on", async () => {
+    const errors = vi.spyOn(console, "error");
+    const id = uniqueId();
+    const { sock } = await connectDevice(id);
+    await withSession(id, (s) => {
+      s.defer(Promise.reject(new Error("deferred boom")));
+      s.later(() => {
+        throw new Error("later boom");
+      });
+    });
+    const failed = () =>
+      errors.mock.calls
+        .map((c) => String(c[0]))
+        .filter((l) => l.includes("object.entry_failed"))
+        .map((l) => JSON.parse(l));
+    const lines = await eventually(
+      async () => failed(),
+      (l) => l.length >= 2,
+    );
+    expect(lines).toEqual([
+      expect.objectContaining({ level: "error", entry: "defer", deviceId: id }),
+      expect.objectContaining({ level: "error", entry: "later", deviceId: id }),
+    ]);
+    expect(JSON.stringify(lines)).toContain("deferred boom");
+    await pingPong(sock);
+    expect(await stubOf(id).status()).toMatchObject({ online: true });
     sock.close();
   });
 });

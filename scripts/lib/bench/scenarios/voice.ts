@@ -690,6 +690,7 @@ export async function runVoice(ctx: BenchContext, variant: VoiceVariant): Promis
     rawMs: rec.rawMs,
     audioMs: log.audioMs,
     asrMs: log.asrMs,
+    llmHeadStartMs: log.llmHeadStartMs ?? null,
     llmFirstTokenMs: log.llmFirstTokenMs,
     ttsFirstAudioMs: log.ttsFirstAudioMs,
     firstFrameMs: log.firstFrameMs,

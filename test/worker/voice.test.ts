@@ -188,6 +188,29 @@ async function speakThenPause(): Promise<{ sock: TestSocket; before: number; id:
   return { sock, before, id };
 }
 
+/** The `voice.turn` line the device's turn logs once it has finished (`info`: a spy on console.info). */
+function voiceTurnLog(info: { mock: { calls: unknown[][] } }, id: string): Promise<Json> {
+  return eventually(
+    async () =>
+      info.mock.calls
+        .map((c) => String(c[0]))
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l))
+        .find((l) => l.event === "voice.turn" && l.deviceId === id),
+    (t) => t !== undefined,
+  );
+}
+
+/** Waits until the fake LLM has had `n` requests in all. */
+async function llmCallsReach(n: number): Promise<void> {
+  expect(
+    await eventually(
+      () => llm.calls(),
+      (c) => c === n,
+    ),
+  ).toBe(n);
+}
+
 describe("speech turns", () => {
   it("manual mode: listen stop ends the utterance; ASR gets a WAV of it; the answer is spoken", async () => {
     await voice.asr("turn on the light");
@@ -218,16 +241,7 @@ describe("speech turns", () => {
     expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "what time is it" });
     await sock.next(isStop, 15_000);
     // The turn logs once it has finished, just after its tts stop.
-    const turnLog = () =>
-      log.mock.calls
-        .map((c) => String(c[0]))
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l))
-        .find((l) => l.event === "voice.turn" && l.deviceId === id);
-    const turn = await eventually(
-      async () => turnLog(),
-      (t) => t !== undefined,
-    );
+    const turn = await voiceTurnLog(log, id);
     expect(turn).toMatchObject({
       trigger: "vad",
       interrupted: false,
@@ -274,12 +288,7 @@ describe("speech turns", () => {
     const calls = await llm.calls();
     const { sock, id } = await speakThenPause();
     // The request went out in the pause, and nothing of it reached the device.
-    expect(
-      await eventually(
-        () => llm.calls(),
-        (n) => n === calls + 1,
-      ),
-    ).toBe(calls + 1);
+    await llmCallsReach(calls + 1);
     await sock.request({ type: "keepalive" }, "pong");
     expect(sequence(sock).filter((t) => t === "stt" || t.startsWith("tts") || t === "frame")).toEqual([]);
     sendAudio(sock, utterancePackets(0, 1000));
@@ -287,15 +296,7 @@ describe("speech turns", () => {
     expect(await sock.next((m) => m.type === "tts" && m.state === "sentence_start", 10_000)).toMatchObject({ text: "Right away." });
     await sock.next(isStop, 15_000);
     expect(await llm.calls()).toBe(calls + 1);
-    const turn = await eventually(
-      async () =>
-        log.mock.calls
-          .map((c) => String(c[0]))
-          .filter((l) => l.startsWith("{"))
-          .map((l) => JSON.parse(l))
-          .find((l) => l.event === "voice.turn" && l.deviceId === id),
-      (t) => t !== undefined,
-    );
+    const turn = await voiceTurnLog(log, id);
     expect(turn.llmHeadStartMs).toBeGreaterThan(0);
     expect((await history(id)).map((m) => m.text)).toEqual(["recognised early", "Right away."]);
     sock.close();
@@ -306,12 +307,7 @@ describe("speech turns", () => {
     await llm.answer("Got it.");
     const calls = await llm.calls();
     const { sock, id } = await speakThenPause();
-    expect(
-      await eventually(
-        () => llm.calls(),
-        (n) => n === calls + 1,
-      ),
-    ).toBe(calls + 1);
+    await llmCallsReach(calls + 1);
     sendAudio(sock, utterancePackets(900, 1200));
     expect(await sock.next((m) => m.type === "stt", 10_000)).toMatchObject({ text: "the whole sentence" });
     await sock.next(isStop, 15_000);

@@ -14,7 +14,7 @@ import { echoTarget, FD_HINT, oursTarget } from "./lib/bench/targets.ts";
 import type { BenchContext, BenchOptions, RestartOptions } from "./lib/bench/types.ts";
 import { PEER_INBOX_MAX } from "./lib/bench/scenarios/inbox.ts";
 import { reloadWorker } from "./lib/bench/reload.ts";
-import { saveProfile, startProfiler, summarize } from "./lib/bench/profile.ts";
+import { saveProfile, startProfiler, topFunctions } from "./lib/bench/profile.ts";
 
 // npm run bench [-- --devices N --rate R --only connect,capacity,peer,inbox,fanout,finalize,voice --json]
 // Starts bench/wrangler.toml (our Worker unchanged + a bare echo Durable Object, one workerd) with
@@ -336,7 +336,7 @@ async function profileServer(dir: string, name: string, part: number) {
       mkdirSync(dir, { recursive: true });
       const file = join(dir, `${name}-${part}-${Date.now()}.cpuprofile`);
       saveProfile(file, profile);
-      return [`cpu profile of ${name} (server ${part}): ${file}`, ...summarize(profile)];
+      return [`cpu profile of ${name} (server ${part}): ${file}`, ...topFunctions(profile)];
     },
   };
 }

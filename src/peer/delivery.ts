@@ -9,8 +9,8 @@ import type { DeliveryAccess, DeliveryOutcome, PeerEnvelope, PeerRedelivered } f
 import type { PeerPort } from "./port.ts";
 
 // The target side of peer messaging: a direct message passes the ACL with this device's own group,
-// then goes to its current socket, or to its inbox; after the next hello the inbox is delivered oldest first and each original sender is
-// told how many of its messages arrived.
+// then goes to its current socket, or to its inbox; after the next hello the inbox is delivered
+// oldest first and each original sender is told how many of its messages arrived.
 
 /** The group key this device has joined, and the name it gave there (see joinGroup). */
 const JOINED_GROUP = fact<string>("group");

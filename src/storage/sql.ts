@@ -20,29 +20,11 @@ export interface Sql {
 }
 
 /**
- * Applies each named migration once, in order. Runs in the object's constructor, so it is cheap
- * on the hot path: one read for an up-to-date object, one batch of statements for a new one.
- * Migration names are constants of ours, never input.
+ * Applies each named migration once, in order, at once (an object whose tables are all written
+ * together, the group's). Migration names are constants of ours, never input.
  */
 export function migrate(sql: Sql, migrations: readonly Migration[]): void {
-  const exists = sql.exec("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").toArray().length > 0;
-  const done = new Set(
-    exists
-      ? sql
-          .exec<{ name: string }>("SELECT name FROM _migrations")
-          .toArray()
-          .map((r) => r.name)
-      : [],
-  );
-  const pending = migrations.filter((m) => !done.has(m.name));
-  if (pending.length === 0) return;
-  const now = Date.now();
-  const statements = [
-    ...(exists ? [] : ["CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"]),
-    ...pending.map((m) => m.up.trim().replace(/;$/, "")),
-    `INSERT INTO _migrations (name, applied_at) VALUES ${pending.map((m) => `('${m.name}', ${now})`).join(", ")}`,
-  ];
-  sql.exec(statements.join(";\n"));
+  new Schema(sql, migrations).part(migrations).ensure();
 }
 
 /** A store's own tables: whether they exist, and creating them before a write. */

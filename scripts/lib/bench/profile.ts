@@ -3,7 +3,7 @@ import WebSocket from "ws";
 
 // A CPU profile of the Worker's isolate (every Durable Object of the script runs in it) through
 // wrangler dev's inspector, the Chrome DevTools protocol: where the per-connect or per-frame CPU of
-// a scenario goes. The .cpuprofile opens in Chrome DevTools; `summarize` prints the top functions.
+// a scenario goes. The .cpuprofile opens in Chrome DevTools; `topFunctions` prints the top ones.
 
 interface CallFrame {
   functionName: string;
@@ -63,7 +63,7 @@ export async function startProfiler(inspectorPort: number, samplingIntervalUs = 
 const label = (f: CallFrame) => `${f.functionName || "(anonymous)"} ${f.url.split("/").pop() ?? ""}:${f.lineNumber + 1}`;
 
 /** Self and total (inclusive) time per function, the largest first, as printable lines. */
-export function summarize(profile: CpuProfile, top = 40): string[] {
+export function topFunctions(profile: CpuProfile, top = 40): string[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);

@@ -83,7 +83,17 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   for (const [k, v] of Object.entries(opts.vars ?? {})) args.push("--var", `${k}:${v}`);
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+    env: {
+      ...process.env,
+      WRANGLER_SEND_METRICS: "false",
+      CI: "true",
+      NO_COLOR: "1",
+      // wrangler dev's local observability (on by default since 4.x) streams every invocation's
+      // trace events and spans to a collector in the same workerd, on the thread that runs every
+      // object: in the bench it took 40 % of the worker's CPU per connect. Deployed, tracing runs
+      // out of band, so tests and the bench run without it (it can be set back on from the env).
+      X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";

@@ -47,9 +47,13 @@ const GARBAGE: Array<string | Uint8Array> = [
 function attack(clients: DeviceClient[]): { stop(): Promise<number> } {
   let running = true;
   let sent = 0;
+  // After the burst each attacker keeps its own phase in the 20 ms period, as independent devices
+  // do: started by one loop, the 20 timers would otherwise fire in the same millisecond and send
+  // 20 frames back to back every period, which is one client's timer wheel, not 20 devices.
+  const phaseMs = 1000 / RATE / clients.length;
   const loops = clients.map(async (c, k) => {
     let i = k;
-    const t0 = performance.now();
+    const t0 = performance.now() + k * phaseMs;
     for (let n = 0; running && c.isOpen; n++) {
       c.sendRaw(GARBAGE[i++ % GARBAGE.length]!);
       sent++;

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startDevServer, type DevServer } from "./lib/dev-server.ts";
+import { localObservability, startDevServer, type DevServer } from "./lib/dev-server.ts";
 import { configDrift } from "./lib/bench/config-drift.ts";
 import { snapshotWorker, type Snapshot } from "./lib/bench/snapshot.ts";
 import { cpuPressure, fdLimit, machineCpu, machineCpuShare, openFds, sampleCpu, sampleMemory, workerdProcesses } from "./lib/bench/proc.ts";
@@ -381,7 +381,8 @@ try {
   };
   const summary =
     `wrangler dev ×${starts} · ${cpus().length} CPUs · machine busy ${machine ? `${machine.busyPct}% (steal ${machine.stealPct}%)` : "?"} · ` +
-    `CPU pressure avg60 ${cpuPressure() ?? "?"}% · state on ${stateParent ? "tmpfs" : "disk"} · ${scenarios
+    `CPU pressure avg60 ${cpuPressure() ?? "?"}% · state on ${stateParent ? "tmpfs" : "disk"} · ` +
+    `local observability ${localObservability() === "false" ? "off" : "on"} · ${scenarios
       .map((sc) => sizes[sc.name])
       .filter(Boolean)
       .join(", ")}`;

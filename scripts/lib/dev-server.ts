@@ -58,6 +58,16 @@ export interface DevServer {
   restart(): Promise<DevServer>;
 }
 
+/**
+ * wrangler dev's local observability (on by default since 4.x) streams every invocation's trace
+ * events and spans to a collector in the same workerd, on the thread that runs every object: in the
+ * bench it took 40 % of the worker's CPU per connect. Deployed, tracing runs out of band, so tests
+ * and the bench run without it unless X_LOCAL_OBSERVABILITY says otherwise.
+ */
+export function localObservability(): string {
+  return process.env.X_LOCAL_OBSERVABILITY ?? "false";
+}
+
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
   const port = opts.port ?? (await freePort());
   const inspector = await freePort();
@@ -88,11 +98,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
       WRANGLER_SEND_METRICS: "false",
       CI: "true",
       NO_COLOR: "1",
-      // wrangler dev's local observability (on by default since 4.x) streams every invocation's
-      // trace events and spans to a collector in the same workerd, on the thread that runs every
-      // object: in the bench it took 40 % of the worker's CPU per connect. Deployed, tracing runs
-      // out of band, so tests and the bench run without it (it can be set back on from the env).
-      X_LOCAL_OBSERVABILITY: process.env.X_LOCAL_OBSERVABILITY ?? "false",
+      X_LOCAL_OBSERVABILITY: localObservability(),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -24,9 +24,10 @@ export function requestKey(req: ChatRequest): string {
   return JSON.stringify([req.messages, req.model ?? null, req.maxTokens ?? null, req.temperature ?? null, req.tools ?? null, req.toolChoice ?? null]);
 }
 
-/** Starts `req` now (its signal is replaced by the early reply's own) and buffers its events. */
-export function startEarlyReply(llm: ChatLlm, req: ChatRequest, now: number, askedAt: number): EarlyReply {
+/** Starts the request `build` makes with the early reply's own signal now, and buffers its events. */
+export function startEarlyReply(llm: ChatLlm, build: (signal: AbortSignal) => ChatRequest, now: number, askedAt: number): EarlyReply {
   const controller = new AbortController();
+  const req = build(controller.signal);
   const events: ChatEvent[] = [];
   let failure: { err: unknown } | null = null;
   let finished = false;
@@ -37,7 +38,7 @@ export function startEarlyReply(llm: ChatLlm, req: ChatRequest, now: number, ask
   };
   const pump = (async () => {
     try {
-      for await (const ev of llm.stream({ ...req, signal: controller.signal })) {
+      for await (const ev of llm.stream(req)) {
         events.push(ev);
         notify();
       }

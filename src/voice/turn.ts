@@ -171,9 +171,8 @@ async function replyEarly(ctx: HandlerCtx, vc: VoiceConn, services: VoiceService
   const tools = await turnTools(ctx, services);
   if (!stillPaused()) return;
   const at = ctx.session.now();
-  // The signal is a placeholder: startEarlyReply gives the request its own.
-  const req = firstRoundRequest(chatRequestPort(ctx, new AbortController().signal), chatMessages(ctx, text, tools, at), tools);
-  early.reply = startEarlyReply(llm.value, req, services.clock.now(), at);
+  const messages = chatMessages(ctx, text, tools, at);
+  early.reply = startEarlyReply(llm.value, (signal) => firstRoundRequest(chatRequestPort(ctx, signal), messages, tools), services.clock.now(), at);
 }
 
 /** Recognises an utterance the listener captured and hands the text on. */

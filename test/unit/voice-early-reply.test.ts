@@ -51,7 +51,7 @@ const tick = () => new Promise((r) => setTimeout(r, 0));
 describe("early reply", () => {
   it("starts the request at once and hands over what arrived before and after it is taken, in order", async () => {
     const { llm, streams } = manualLlm();
-    const early = startEarlyReply(llm, request("hi"), 1000, 0);
+    const early = startEarlyReply(llm, (signal) => request("hi", signal), 1000, 0);
     await tick();
     expect(streams).toHaveLength(1);
     streams[0]!.push({ type: "text", text: "Hel" });
@@ -70,7 +70,7 @@ describe("early reply", () => {
 
   it("a failure of the request reaches whoever takes it, after the events before it", async () => {
     const { llm, streams } = manualLlm();
-    const early = startEarlyReply(llm, request("hi"), 0, 0);
+    const early = startEarlyReply(llm, (signal) => request("hi", signal), 0, 0);
     await tick();
     streams[0]!.push({ type: "text", text: "A" });
     streams[0]!.fail(new Error("LLM failed: 500"));
@@ -85,7 +85,7 @@ describe("early reply", () => {
 
   it("the same request is answered by it (the turn's signal then cancels it); another request cancels it and asks the LLM", async () => {
     const { llm, streams } = manualLlm();
-    const same = startEarlyReply(llm, request("hi"), 0, 0);
+    const same = startEarlyReply(llm, (signal) => request("hi", signal), 0, 0);
     const turn = new AbortController();
     const decided: boolean[] = [];
     const wrapped = withEarlyReply(llm, same, (_e, adopted) => decided.push(adopted));
@@ -97,7 +97,7 @@ describe("early reply", () => {
     expect(same.controller.signal.aborted).toBe(true);
     await expect(all(events)).rejects.toBeDefined();
 
-    const other = startEarlyReply(llm, request("the first half"), 0, 0);
+    const other = startEarlyReply(llm, (signal) => request("the first half", signal), 0, 0);
     const fresh = withEarlyReply(llm, other, (_e, adopted) => decided.push(adopted));
     fresh.stream(request("the whole sentence")).next();
     await tick();
@@ -120,7 +120,7 @@ describe("early reply", () => {
 
   it("cancelling aborts its request", async () => {
     const { llm, streams } = manualLlm();
-    const early = startEarlyReply(llm, request("hi"), 0, 0);
+    const early = startEarlyReply(llm, (signal) => request("hi", signal), 0, 0);
     await tick();
     expect(cancelEarlyReply(early)).toBeNull();
     expect(streams[0]!.req.signal.aborted).toBe(true);
